@@ -1,0 +1,1 @@
+"""The ImageModelRollout API: pydantic models and the CRD generated from them."""

@@ -1,0 +1,81 @@
+"""`imagerollout run | crd | ctl`: the operator, the CRD generator and on-call controls."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+CONTROLS: dict[str, dict[str, Any]] = {
+    "promote": {"promoteStep": True, "pauseConditions": None},
+    "promote-full": {"promoteFull": True, "pauseConditions": None},
+    "abort": {"abort": True},
+    "retry": {"abort": False},
+    "pause": {"pauseConditions": [{"reason": "ManualPause", "startTime": None}]},
+    "resume": {"pauseConditions": None},
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="imagerollout")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the operator")
+    run.add_argument("--namespace", action="append", help="watch only these namespaces")
+    run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz")
+    crd = commands.add_parser("crd", help="print or write the generated CRD")
+    crd.add_argument("--output", type=Path)
+    ctl = commands.add_parser("ctl", help="pause, resume, promote, abort or retry a rollout")
+    ctl.add_argument("action", choices=sorted(CONTROLS))
+    ctl.add_argument("name")
+    ctl.add_argument("-n", "--namespace", default="default")
+    args = parser.parse_args(argv)
+    if args.command == "crd":
+        return _crd(args.output)
+    if args.command == "ctl":
+        return _ctl(args.action, args.name, args.namespace)
+    return _run(args.namespace, args.liveness)
+
+
+def _crd(output: Path | None) -> int:
+    from imagerollout.api.crd import crd_yaml
+
+    text = crd_yaml()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+    return 0
+
+
+def _ctl(action: str, name: str, namespace: str) -> int:
+    from imagerollout.core.durations import format_time
+    from imagerollout.kube.client import Kube, load_config
+    from imagerollout.reconciler import utc_now
+
+    load_config()
+    patch: dict[str, Any] = dict(CONTROLS[action])
+    if action == "pause":
+        patch["pauseConditions"] = [{"reason": "ManualPause", "startTime": format_time(utc_now())}]
+    Kube().patch_rollout_status(namespace, name, patch)
+    print(f"imagemodelrollout {namespace}/{name}: {action} requested")
+    return 0
+
+
+def _run(namespaces: list[str] | None, liveness: str) -> int:
+    import kopf
+
+    import imagerollout.handlers  # noqa: F401  (registers the handlers)
+
+    kopf.configure(verbose=False)
+    kopf.run(
+        standalone=True,
+        clusterwide=not namespaces,
+        namespaces=namespaces or (),
+        liveness_endpoint=liveness,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""A decision under construction: status updates, actions and events gathered in order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from imagerollout.api.v1alpha1 import Phase, RolloutStatus
+from imagerollout.core.actions import Action, Decision, Event
+from imagerollout.core.conditions import set_condition
+from imagerollout.core.durations import format_time
+
+
+class Draft:
+    def __init__(self, status: RolloutStatus, now: datetime, generation: int | None) -> None:
+        self.before = status
+        self.now = now
+        self.stamp = format_time(now)
+        self.generation = generation
+        self.updates: dict[str, Any] = {"observed_generation": generation}
+        self.actions: list[Action] = []
+        self.events: list[Event] = []
+
+    @property
+    def status(self) -> RolloutStatus:
+        """The status as it stands with the updates so far."""
+        return self.before.model_copy(update=self.updates)
+
+    def set(self, **updates: Any) -> None:
+        self.updates.update(updates)
+
+    def act(self, action: Action) -> None:
+        self.actions.append(action)
+
+    def event(self, reason: str, message: str, warning: bool = False) -> None:
+        self.events.append(Event(reason, message, warning))
+
+    def condition(self, type_: str, status: bool, reason: str, message: str = "") -> None:
+        conditions = set_condition(
+            list(self.status.conditions),
+            type_,
+            status,
+            reason,
+            message,
+            self.stamp,
+            self.generation,
+        )
+        self.updates["conditions"] = conditions
+
+    def phase(self, phase: Phase, message: str) -> Decision:
+        self.set(phase=phase, message=message)
+        return self.done()
+
+    def done(self) -> Decision:
+        return Decision(self.status, tuple(self.actions), tuple(self.events))

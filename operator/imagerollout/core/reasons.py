@@ -1,0 +1,37 @@
+"""Condition types and the CamelCase reasons shared by conditions and Events."""
+
+from typing import Final
+
+# Condition types.
+PROGRESSING: Final = "Progressing"
+PAUSED: Final = "Paused"
+AVAILABLE: Final = "Available"
+PROMOTED: Final = "Promoted"
+INVALID_SPEC: Final = "InvalidSpec"
+
+# Reasons (also Event reasons).
+INITIALIZING: Final = "Initializing"
+INITIALIZED: Final = "Initialized"
+ROLLOUT_STARTED: Final = "RolloutStarted"
+ROLLOUT_RESTARTED: Final = "RolloutRestarted"
+ROLLOUT_RETRIED: Final = "RolloutRetried"
+TRAFFIC_WEIGHT_UPDATED: Final = "TrafficWeightUpdated"
+STEP_COMPLETED: Final = "StepCompleted"
+WAITING_FOR_CANARY: Final = "WaitingForCanary"
+ROLLOUT_PAUSED: Final = "RolloutPaused"
+ROLLOUT_RESUMED: Final = "RolloutResumed"
+PROMOTION_REQUESTED: Final = "PromotionRequested"
+ROLLOUT_PROMOTING: Final = "RolloutPromoting"
+ROLLOUT_PROMOTED: Final = "RolloutPromoted"
+ROLLOUT_ABORTED: Final = "RolloutAborted"
+ROLLOUT_CANCELLED: Final = "RolloutCancelled"
+PROGRESS_DEADLINE_EXCEEDED: Final = "ProgressDeadlineExceeded"
+TARGET_NOT_FOUND: Final = "TargetNotFound"
+TRAFFIC_ROUTING_ERROR: Final = "TrafficRoutingError"
+SPEC_VALID: Final = "SpecValid"
+PRIMARY_AVAILABLE: Final = "PrimaryAvailable"
+PRIMARY_UNAVAILABLE: Final = "PrimaryUnavailable"
+
+# Pause reasons (status.pauseConditions[].reason).
+MANUAL_PAUSE: Final = "ManualPause"
+CANARY_PAUSE_STEP: Final = "CanaryPauseStep"

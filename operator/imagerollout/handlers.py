@@ -1,0 +1,45 @@
+"""Thin kopf handlers: a timer per rollout that runs one reconcile pass."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import kopf
+
+from imagerollout import GROUP, PLURAL, VERSION
+from imagerollout.kube.client import ApiError, Kube, load_config
+from imagerollout.reconciler import reconcile
+
+INTERVAL = float(os.environ.get("IMAGEROLLOUT_INTERVAL_SECONDS", "2"))
+_kube: Kube | None = None
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    global _kube
+    # kopf's bookkeeping goes to annotations, never into our status.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 120
+    load_config()
+    _kube = Kube()
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, interval=INTERVAL, backoff=INTERVAL)
+def reconcile_rollout(
+    namespace: str | None, name: str, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any
+) -> None:
+    assert _kube is not None, "startup handler did not run"
+    assert namespace is not None, "ImageModelRollout is namespaced"
+    try:
+        decision = reconcile(_kube, namespace, name)
+    except ApiError as error:
+        raise kopf.TemporaryError(str(error), delay=INTERVAL) from error
+    if decision is not None:
+        for event in decision.events:
+            logger.info("%s: %s", event.reason, event.message)

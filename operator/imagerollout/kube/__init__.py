@@ -1,0 +1,1 @@
+"""The one module that talks to the Kubernetes API (see client.py)."""

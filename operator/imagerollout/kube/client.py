@@ -1,0 +1,170 @@
+"""All calls to the Kubernetes API go through Kube. Objects travel as plain dicts."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client, config
+
+from imagerollout import GROUP, KIND, PLURAL, VERSION
+
+Object = dict[str, Any]
+log = logging.getLogger(__name__)
+CONFLICT_RETRIES = 8
+REQUEST_TIMEOUT = 15
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class ConflictError(ApiError):
+    """The object changed since it was read (HTTP 409)."""
+
+
+class NotFoundError(ApiError):
+    pass
+
+
+def _error(status: int, data: bytes) -> ApiError:
+    try:
+        message = str(json.loads(data).get("message", ""))
+    except ValueError:
+        message = data[:200].decode(errors="replace")
+    kinds = {404: NotFoundError, 409: ConflictError}
+    return kinds.get(status, ApiError)(status, message)
+
+
+def load_config() -> None:
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config()  # type: ignore[no-untyped-call]
+
+
+def _split(api_version: str) -> tuple[str, str]:
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+class Kube:
+    def __init__(self, api: client.ApiClient | None = None) -> None:
+        self.api = api or client.ApiClient()
+
+    # Generic access by path keeps one code path for built-in and custom resources.
+    def _path(self, api_version: str, plural: str, namespace: str, name: str = "") -> str:
+        group, version = _split(api_version)
+        root = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        tail = f"/{name}" if name else ""
+        return f"{root}/namespaces/{namespace}/{plural}{tail}"
+
+    def _call(
+        self, method: str, path: str, body: Any = None, content_type: str | None = None
+    ) -> Object:
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        request = self.api.param_serialize(
+            method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        verb, url, headers, payload, _ = request
+        response = self.api.call_api(
+            verb, url, header_params=headers, body=payload, _request_timeout=REQUEST_TIMEOUT
+        )
+        data = response.read() or b"{}"  # type: ignore[no-untyped-call]
+        if response.status >= 400:
+            raise _error(response.status, data)
+        result: Object = json.loads(data)
+        return result
+
+    def get_object(self, api_version: str, plural: str, namespace: str, name: str) -> Object | None:
+        try:
+            return self._call("GET", self._path(api_version, plural, namespace, name))
+        except NotFoundError:
+            return None
+
+    def create_object(self, api_version: str, plural: str, namespace: str, body: Object) -> Object:
+        return self._call("POST", self._path(api_version, plural, namespace), body)
+
+    def update_object(
+        self,
+        api_version: str,
+        plural: str,
+        namespace: str,
+        name: str,
+        mutate: Callable[[Object], bool],
+    ) -> None:
+        path = self._path(api_version, plural, namespace, name)
+        for _ in range(CONFLICT_RETRIES):
+            obj = self._call("GET", path)
+            if not mutate(obj):
+                return
+            try:
+                self._call("PUT", path, obj)
+                return
+            except ConflictError:
+                log.info("conflict updating %s/%s, retrying", plural, name)
+        raise ConflictError(
+            409, f"{plural}/{name}: still conflicting after {CONFLICT_RETRIES} tries"
+        )
+
+    def merge_patch(
+        self, api_version: str, plural: str, namespace: str, name: str, patch: Object
+    ) -> Object:
+        path = self._path(api_version, plural, namespace, name)
+        return self._call("PATCH", path, patch, "application/merge-patch+json")
+
+    def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
+        patch = {"spec": {"replicas": replicas}}
+        self.merge_patch("apps/v1", "deployments", namespace, name, patch)
+
+    # The ImageModelRollout itself.
+    def get_rollout(self, namespace: str, name: str) -> Object | None:
+        return self.get_object(f"{GROUP}/{VERSION}", PLURAL, namespace, name)
+
+    def write_rollout_status(
+        self, namespace: str, name: str, resource_version: str, status: Object
+    ) -> Object:
+        """Merge-patch status, guarded by resourceVersion so no concurrent edit is lost."""
+        path = self._path(f"{GROUP}/{VERSION}", PLURAL, namespace, name) + "/status"
+        patch = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        return self._call("PATCH", path, patch, "application/merge-patch+json")
+
+    def patch_rollout_status(self, namespace: str, name: str, status: Object) -> Object:
+        """An unguarded merge patch, as `kubectl patch --subresource=status` does."""
+        path = self._path(f"{GROUP}/{VERSION}", PLURAL, namespace, name) + "/status"
+        return self._call("PATCH", path, {"status": status}, "application/merge-patch+json")
+
+    def emit_event(self, rollout: Object, reason: str, message: str, warning: bool) -> None:
+        meta = rollout["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": KIND,
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": "imagerollout"},
+            "reportingComponent": "imagerollout.dev/operator",
+            "reportingInstance": "imagerollout",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            self.create_object("v1", "events", meta["namespace"], event)
+        except ApiError as error:  # Events are best effort; status is the truth.
+            log.warning("could not post event %s: %s", reason, error)

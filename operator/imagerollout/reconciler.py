@@ -1,0 +1,152 @@
+"""One reconcile: read the rollout, observe, decide, apply the actions, write status, post events.
+
+Actions run before the status write; if the write loses a resourceVersion race the whole
+pass is redone from fresh reads (every action is idempotent), so no update is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from imagerollout import objects
+from imagerollout.api.v1alpha1 import RolloutSpec, RolloutStatus
+from imagerollout.core.actions import (
+    Action,
+    Decision,
+    EnsurePrimary,
+    EnsureServices,
+    ScaleCanary,
+    SetWeight,
+)
+from imagerollout.core.decide import decide
+from imagerollout.core.observations import Observations
+from imagerollout.kube.client import ConflictError, Kube
+from imagerollout.observe import deployment_view
+from imagerollout.traffic.gateway_api import GatewayAPIRouter
+from imagerollout.traffic.router import TrafficRouter
+
+Object = dict[str, Any]
+log = logging.getLogger(__name__)
+STATUS_RETRIES = 5
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def router_for(kube: Kube, spec: RolloutSpec, namespace: str, name: str) -> TrafficRouter:
+    gateway = spec.traffic_routing.gateway_api
+    if gateway is not None:
+        return GatewayAPIRouter(
+            kube,
+            namespace,
+            gateway.http_route.name,
+            objects.primary_name(name),
+            objects.canary_name(name),
+        )
+    raise ValueError("no traffic provider configured")
+
+
+def reconcile(
+    kube: Kube, namespace: str, name: str, now: Callable[[], datetime] = utc_now
+) -> Decision | None:
+    for _ in range(STATUS_RETRIES):
+        rollout = kube.get_rollout(namespace, name)
+        if rollout is None:
+            return None
+        spec = RolloutSpec.model_validate(rollout["spec"])
+        status = RolloutStatus.model_validate(rollout.get("status") or {})
+        router = router_for(kube, spec, namespace, name)
+        observations = observe(kube, spec, namespace, name, router)
+        decision = decide(spec, status, observations, now(), rollout["metadata"].get("generation"))
+        for action in decision.actions:
+            apply(kube, router, rollout, spec, observations, action)
+        if decision.status != status:
+            try:
+                kube.write_rollout_status(
+                    namespace, name, rollout["metadata"]["resourceVersion"], _dump(decision)
+                )
+            except ConflictError:
+                log.info("status of %s/%s changed meanwhile; deciding again", namespace, name)
+                continue
+        for event in decision.events:
+            kube.emit_event(rollout, event.reason, event.message, event.warning)
+        return decision
+    raise ConflictError(409, f"status of {namespace}/{name} kept changing; will retry")
+
+
+def _dump(decision: Decision) -> Object:
+    dumped: Object = decision.status.model_dump(by_alias=True, mode="json")
+    return dumped
+
+
+def observe(
+    kube: Kube, spec: RolloutSpec, namespace: str, name: str, router: TrafficRouter
+) -> Observations:
+    services = (objects.primary_name(name), objects.canary_name(name))
+    primary = kube.get_object("apps/v1", "deployments", namespace, objects.primary_name(name))
+    return Observations(
+        target=deployment_view(
+            kube.get_object("apps/v1", "deployments", namespace, spec.target_ref.name)
+        ),
+        primary=deployment_view(primary, primary=True),
+        services_ready=all(kube.get_object("v1", "services", namespace, s) for s in services),
+        route=router.observe(),
+    )
+
+
+def apply(
+    kube: Kube,
+    router: TrafficRouter,
+    rollout: Object,
+    spec: RolloutSpec,
+    observations: Observations,
+    action: Action,
+) -> None:
+    namespace = rollout["metadata"]["namespace"]
+    match action:
+        case SetWeight(canary_weight=weight):
+            router.set_weight(weight)
+        case ScaleCanary(replicas=replicas):
+            kube.scale_deployment(namespace, spec.target_ref.name, replicas)
+        case EnsurePrimary():
+            assert observations.target is not None
+            _ensure_primary(kube, rollout, action, observations.target.selector)
+        case EnsureServices():
+            _ensure_services(kube, rollout, spec, action)
+
+
+def _ensure_primary(kube: Kube, rollout: Object, action: EnsurePrimary, selector: Any) -> None:
+    body = objects.primary_deployment(
+        rollout, action.template, selector, action.revision, action.replicas
+    )
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    if kube.get_object("apps/v1", "deployments", namespace, name) is None:
+        kube.create_object("apps/v1", "deployments", namespace, body)
+        return
+
+    def mutate(obj: Object) -> bool:
+        obj["metadata"].setdefault("annotations", {}).update(body["metadata"]["annotations"])
+        obj["spec"]["template"] = body["spec"]["template"]
+        return True
+
+    kube.update_object("apps/v1", "deployments", namespace, name, mutate)
+
+
+def _ensure_services(
+    kube: Kube, rollout: Object, spec: RolloutSpec, action: EnsureServices
+) -> None:
+    namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
+    port = spec.service.port
+    target_port = spec.service.target_port or port
+    wanted = {
+        objects.primary_name(name): action.primary_selector,
+        objects.canary_name(name): action.canary_selector,
+    }
+    for service_name, selector in wanted.items():
+        if kube.get_object("v1", "services", namespace, service_name) is None:
+            body = objects.service(rollout, service_name, selector, port, target_port)
+            kube.create_object("v1", "services", namespace, body)

@@ -1,0 +1,1 @@
+"""Traffic providers: one file per provider, each a TrafficRouter."""

@@ -1,0 +1,77 @@
+"""The operator as a real process (`imagerollout run`), as users run it, killable mid-rollout."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from tests.e2e.helpers import REPO_ROOT, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class OperatorProcess:
+    def __init__(self, kubeconfig: Path, namespace: str, log_dir: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+        self.log_dir = log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        port = free_port()
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "IMAGEROLLOUT_INTERVAL_SECONDS": "0.5",
+        }
+        log = (self.log_dir / f"operator-{self.namespace}-{self.starts}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "imagerollout.cli",
+                "run",
+                "--namespace",
+                self.namespace,
+                "--liveness",
+                f"http://127.0.0.1:{port}/healthz",
+            ],
+            cwd=REPO_ROOT,
+            env={**env, "PYTHONPATH": str(REPO_ROOT / "operator")},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: self._healthy(port), 60, 0.3, "operator liveness endpoint")
+
+    def _healthy(self, port: int) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"operator exited with {self.proc.returncode}; see {self.log_dir}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return int(response.status) == 200
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no finalizers, as when a node dies."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
