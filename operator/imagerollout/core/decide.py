@@ -168,8 +168,11 @@ def _progress(
     d.set(blocked_since=None)
     if set_weight(d, obs, weight, f"step {index + 1}/{len(spec.steps)}"):
         d.set(step_started_at=d.stamp)
-    else:
-        advance_if_done(spec, d, obs)
+    elif advance_if_done(spec, d, obs) and index + 1 < len(spec.steps):
+        # Set the next step's weight in the same pass: no tick spent between steps.
+        after = spec.steps[index + 1].weight
+        set_weight(d, obs, after, f"step {index + 2}/{len(spec.steps)}")
+        d.set(step_started_at=d.stamp)
     status = d.status
     if status.current_step_index == len(spec.steps):
         return _promote(spec, d, target, primary, obs)

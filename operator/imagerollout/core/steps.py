@@ -22,21 +22,23 @@ def set_weight(d: Draft, obs: Observations, weight: int, context: str) -> bool:
     return True
 
 
-def advance_if_done(spec: RolloutSpec, d: Draft, obs: Observations) -> None:
+def advance_if_done(spec: RolloutSpec, d: Draft, obs: Observations) -> bool:
+    """Complete the current step when its hold is over; True when it completed."""
     status = d.status
     step = spec.steps[status.current_step_index or 0]
     if status.promote_step:
         _advance(spec, d, "on request")
-        return
+        return True
     if status.pause_conditions:
-        return
+        return False
     if step.pause is not None and step.pause.duration is None and not status.controller_pause:
         pause = PauseCondition(reason=R.CANARY_PAUSE_STEP, start_time=d.stamp)
         d.set(controller_pause=True, pause_conditions=[pause])
-        return
+        return False
     if not _hold_over(spec, d) or obs.analysis_passed is False:
-        return
+        return False
     _advance(spec, d, "")
+    return True
 
 
 def _hold_over(spec: RolloutSpec, d: Draft) -> bool:

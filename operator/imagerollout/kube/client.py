@@ -143,7 +143,8 @@ class Kube:
 
     def emit_event(self, rollout: Object, reason: str, message: str, warning: bool) -> None:
         meta = rollout["metadata"]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = datetime.now(UTC)
+        now = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         event = {
             "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
             "involvedObject": {
@@ -160,6 +161,8 @@ class Kube:
             "source": {"component": "imagerollout"},
             "reportingComponent": "imagerollout.dev/operator",
             "reportingInstance": "imagerollout",
+            "action": reason,
+            "eventTime": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "firstTimestamp": now,
             "lastTimestamp": now,
             "count": 1,
