@@ -21,7 +21,7 @@ from imagerollout.api.v1alpha1 import (
     Step,
 )
 from imagerollout.core import reasons as R
-from imagerollout.core.actions import Action, Decision, EnsurePrimary, SetWeight
+from imagerollout.core.actions import Action, Decision, EnsurePrimary, ScaleCanary, SetWeight
 from imagerollout.core.conditions import find
 from imagerollout.core.durations import format_time
 from imagerollout.core.observations import DeploymentView, Observations, RouteView
@@ -171,12 +171,12 @@ def make_status(**fields: Any) -> RolloutStatus:
     return RolloutStatus.model_validate(fields)
 
 
-def cond(type_: str, status: bool, reason: str, since: str = ago(3600)) -> Condition:
+def cond(type_: str, status: bool, reason: str, since: str | None = None) -> Condition:
     return Condition(
         type=type_,
         status="True" if status else "False",
         reason=reason,
-        last_transition_time=since,
+        last_transition_time=since or ago(3600),
     )
 
 
@@ -215,8 +215,8 @@ def rolling(index: int, weight: int, **fields: Any) -> RolloutStatus:
     return make_status(**{**base, **fields})
 
 
-def manual_pause(since: str = ago(5)) -> PauseCondition:
-    return PauseCondition(reason=R.MANUAL_PAUSE, start_time=since)
+def manual_pause(since: str | None = None) -> PauseCondition:
+    return PauseCondition(reason=R.MANUAL_PAUSE, start_time=since or ago(5))
 
 
 # Reading decisions.
@@ -238,6 +238,18 @@ def condition_of(status: RolloutStatus, type_: str) -> tuple[str, str] | None:
     """(status, reason) of a condition, or None when it is absent."""
     found = find(list(status.conditions), type_)
     return None if found is None else (found.status, found.reason)
+
+
+def after_actions(obs: Observations, actions: Sequence[Action]) -> tuple[int | None, int]:
+    """(route weight, canary replicas) once the actions are applied in order."""
+    assert obs.target is not None
+    route, replicas = obs.route.canary_weight, obs.target.replicas
+    for action in actions:
+        if isinstance(action, SetWeight):
+            route = action.canary_weight
+        elif isinstance(action, ScaleCanary):
+            replicas = action.replicas
+    return route, replicas
 
 
 def mismatched_primaries(actions: Sequence[Action]) -> list[EnsurePrimary]:

@@ -115,7 +115,7 @@ class FakeCluster:
         deployment.ready_from = 10**9 if never else self.call + 1
 
 
-def never_crash(call: int) -> bool:
+def never_crash(call: int, decision: Decision) -> bool:
     return False
 
 
@@ -128,7 +128,7 @@ class Run:
     status: RolloutStatus = field(default_factory=RolloutStatus)
     now: datetime = NOW
     tick: timedelta = timedelta(seconds=10)
-    crash: Callable[[int], bool] = never_crash
+    crash: Callable[[int, Decision], bool] = never_crash
     events: list[Event] = field(default_factory=list)
     committed: list[RolloutStatus] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
@@ -136,12 +136,14 @@ class Run:
     def step(self) -> Decision:
         """One reconcile: observe, decide, apply the actions, then write status and events.
 
-        A crash drops the status write (and the events posted after it) but not the actions.
+        When crash(call, decision) is true the status write is lost (and with it the events,
+        posted after the write) but the actions were applied: the next call decides again
+        from the old status and the new observations.
         """
         decision = decide(self.spec, self.status, self.cluster.observe(), self.now, 1)
         self.decisions.append(decision)
         self.cluster.apply(decision.actions)
-        if not self.crash(self.cluster.call):
+        if not self.crash(self.cluster.call, decision):
             self.status = decision.status
             self.committed.append(decision.status)
             self.events.extend(decision.events)
