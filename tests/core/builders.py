@@ -42,7 +42,9 @@ def template(image: str) -> dict[str, Any]:
     """A pod template like the one in demo/imagegen.yaml."""
     return {
         "metadata": {"labels": dict(SELECTOR)},
-        "spec": {"containers": [{"name": "model", "image": image, "ports": [{"containerPort": 8080}]}]},
+        "spec": {
+            "containers": [{"name": "model", "image": image, "ports": [{"containerPort": 8080}]}]
+        },
     }
 
 
@@ -131,7 +133,9 @@ def deployment(image: str, replicas: int = REPLICAS, ready: bool = True) -> Depl
     )
 
 
-def primary(image: str = STABLE_IMAGE, replicas: int = REPLICAS, ready: bool = True) -> DeploymentView:
+def primary(
+    image: str = STABLE_IMAGE, replicas: int = REPLICAS, ready: bool = True
+) -> DeploymentView:
     """<name>-primary; its revision comes from the operator's annotation."""
     return DeploymentView(
         revision=revision_of(image),

@@ -8,23 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import REPO_ROOT, Cluster, wait_for
+from tests.e2e.helpers import Cluster, wait_for
 from tests.e2e.operator_process import OperatorProcess
 from tests.e2e.rollout_env import NAME, RolloutEnv, timed_steps
 from tests.e2e.route_watch import RouteWatch
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="session")
-def crd(cluster: Cluster) -> None:
-    cluster.kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "crds"))
-    cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/imagemodelrollouts.imagerollout.dev",
-    )
 
 
 @pytest.fixture
