@@ -14,6 +14,7 @@ from imagerollout.reconciler import reconcile
 
 INTERVAL = float(os.environ.get("IMAGEROLLOUT_INTERVAL_SECONDS", "2"))
 _kube: Kube | None = None
+log = logging.getLogger("imagerollout")
 
 
 @kopf.on.startup()
@@ -25,15 +26,16 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING
+    # A timer fires every INTERVAL: keep kopf's per-run "succeeded" lines out of the log.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     settings.watching.server_timeout = 120
     load_config()
     _kube = Kube()
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=INTERVAL, backoff=INTERVAL)
-def reconcile_rollout(
-    namespace: str | None, name: str, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any
-) -> None:
+def reconcile_rollout(namespace: str | None, name: str, **_: Any) -> None:
     assert _kube is not None, "startup handler did not run"
     assert namespace is not None, "ImageModelRollout is namespaced"
     try:
@@ -42,4 +44,4 @@ def reconcile_rollout(
         raise kopf.TemporaryError(str(error), delay=INTERVAL) from error
     if decision is not None:
         for event in decision.events:
-            logger.info("%s: %s", event.reason, event.message)
+            log.info("%s/%s %s: %s", namespace, name, event.reason, event.message)

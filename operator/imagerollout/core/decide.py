@@ -30,11 +30,22 @@ def decide(
     target = obs.target
     if target is None:
         message = f"Deployment {spec.target_ref.name} not found"
+        if obs.route.error is None:  # nothing serves the canary arm: keep traffic off it
+            set_weight(d, obs, 0, "target missing")
         d.condition(R.INVALID_SPEC, True, R.TARGET_NOT_FOUND, message)
         return d.phase(Phase.DEGRADED, message)
     d.condition(R.INVALID_SPEC, False, R.SPEC_VALID)
     if not obs.services_ready:
         d.act(EnsureServices(primary_selector(target.selector), dict(target.selector)))
+    if (
+        status.stable is not None
+        and obs.primary is None
+        and target.revision != status.stable.revision
+    ):
+        # Re-creating the primary from the target would promote an untested canary.
+        message = f"primary Deployment missing; stable revision {status.stable.revision} is lost"
+        d.condition(R.AVAILABLE, False, R.PRIMARY_UNAVAILABLE, message)
+        return d.phase(Phase.DEGRADED, message)
     if status.stable is None or obs.primary is None:
         return _initialize(d, target, obs.primary)
     if obs.route.error is not None:
