@@ -12,7 +12,7 @@ mkdir -p "$logs"
 say() { printf '\n==> %s\n' "$*"; }
 
 say "installing the ImageModelRollout CRD"
-kubectl apply --server-side -f crds/ >/dev/null
+kubectl apply --server-side --force-conflicts -f crds/imagemodelrollouts.imagerollout.dev.yaml >/dev/null
 kubectl wait --for=condition=Established crd/imagemodelrollouts.imagerollout.dev --timeout=60s >/dev/null
 kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl -n "$ns" delete imr imagegen --ignore-not-found --wait=true >/dev/null

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import REPO_ROOT, Cluster, wait_for
+from tests.e2e.helpers import CRD_FILE, REPO_ROOT, Cluster, wait_for
 
 CLUSTER_UP = REPO_ROOT / "scripts" / "cluster-up.sh"
 
@@ -85,7 +85,7 @@ def namespace(cluster: Cluster) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def crd(cluster: Cluster) -> None:
-    cluster.kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "crds"))
+    cluster.kubectl("apply", "--server-side", "-f", str(CRD_FILE))
     cluster.kubectl(
         "wait",
         "--for=condition=Established",

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = "/usr/bin/kubectl"
+CRD_FILE = REPO_ROOT / "crds" / "imagemodelrollouts.imagerollout.dev.yaml"
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.helpers import REPO_ROOT, Cluster, wait_for
+from tests.e2e.helpers import CRD_FILE, Cluster, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -217,7 +217,7 @@ INVALID = [
 @pytest.fixture(scope="module")
 def rollout_crd(cluster: Cluster) -> None:
     """The CRD from crds/ is applied, Established, and the resource is actually served."""
-    cluster.kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "crds"))
+    cluster.kubectl("apply", "--server-side", "-f", str(CRD_FILE))
     cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{CRD_NAME}")
     # Established can precede the handler serving the new resource by a moment.
     wait_for(

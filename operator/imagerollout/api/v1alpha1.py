@@ -7,9 +7,9 @@ in `json_schema_extra` so that the API server rejects bad input with a clear mes
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from pydantic.alias_generators import to_camel
 
 JsonDict = dict[str, JsonValue]
@@ -105,6 +105,141 @@ class TrafficRouting(ApiModel):
     )
 
 
+DECIMAL = r"^[0-9]{1,9}(\.[0-9]{1,9})?$"
+
+
+def decimal_field(description: str, maximum: str, **kw: Any) -> Any:
+    """A non-negative decimal as a string (the API conventions allow no floats in spec)."""
+    rule = f"double(self) <= {float(maximum)!r}"
+    return Field(
+        description=f'{description} A decimal string such as "3" or "0.05", at most {maximum}.',
+        pattern=DECIMAL,
+        max_length=20,
+        json_schema_extra={"x-kubernetes-validations": [cel(rule, f"must be at most {maximum}")]},
+        **kw,
+    )
+
+
+class Metric(StrEnum):
+    OCR_ACCURACY = "OCRAccuracy"
+    OCR_EDIT_DISTANCE = "OCREditDistance"
+    SHARPNESS = "Sharpness"
+    EXPOSURE = "Exposure"
+    NOISE = "Noise"
+    COLORFULNESS = "Colorfulness"
+    SSIM = "SSIM"
+    PHASH = "PHash"
+    LATENCY = "Latency"
+    COST_PER_IMAGE = "CostPerImage"
+
+
+class InconclusivePolicy(StrEnum):
+    PAUSE = "Pause"
+    EXTEND = "Extend"
+    ABORT = "Abort"
+
+
+class Gate(ApiModel):
+    name: str = Field(
+        description="Gate name, used in status and events.", pattern=DNS_LABEL, max_length=63
+    )
+    metric: Metric = Field(description="What the gate compares between canary and baseline.")
+    max_degradation: str = decimal_field(
+        "How much worse the canary may be: percentage points for OCRAccuracy, otherwise the "
+        "metric's unit (seconds for Latency, edit distance 0..1, SSIM 0..1, pHash bits).",
+        "1000",
+    )
+    strata: list[Annotated[str, StringConstraints(max_length=63)]] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Strata the gate judges, each separately; empty means every stratum "
+        "(for OCR metrics: every stratum with expected text).",
+    )
+
+
+class ConfigMapKeyRef(ApiModel):
+    name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
+    key: str = Field("suite.yaml", max_length=253)
+
+
+class SuiteRef(ApiModel):
+    config_map_ref: ConfigMapKeyRef | None = Field(
+        None, description="A ConfigMap holding the suite YAML; omitted: the built-in suite."
+    )
+
+
+class Endpoint(ApiModel):
+    url: str = Field(
+        description="Base URL of an OpenAI Images API server. Must match the operator's "
+        "endpoint allowlist.",
+        pattern=r"^https?://[^\s]+$",
+        max_length=512,
+    )
+
+
+class Endpoints(ApiModel):
+    baseline: Endpoint | None = Field(None, description="Defaults to the primary Service.")
+    canary: Endpoint | None = Field(None, description="Defaults to the canary Service.")
+
+
+class Stage0(ApiModel):
+    samples: int = Field(
+        40, ge=0, le=10000, description="Pairs sent straight to the canary at 0% traffic."
+    )
+    batch_size: int = Field(8, ge=1, le=64, description="Pairs generated concurrently.")
+
+
+class Evidence(ApiModel):
+    path: str = Field(
+        "/var/lib/imagerollout/evidence",
+        max_length=1024,
+        description="Filesystem path or PVC mount.",
+    )
+    retain_rollouts: int = Field(10, ge=1, le=1000, description="Rollouts kept on disk.")
+
+
+class Analysis(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel("self.minSamples <= self.maxSamples", "minSamples must not exceed maxSamples")
+            ]
+        }
+    )
+    suite: SuiteRef = Field(default_factory=SuiteRef, description="The validation suite.")
+    endpoints: Endpoints = Field(default_factory=Endpoints, description="Where images come from.")
+    size: str = Field("512x512", pattern=r"^[0-9]{2,4}x[0-9]{2,4}$", description="Image size.")
+    gates: list[Gate] = Field(
+        min_length=1,
+        max_length=16,
+        description="Pass/fail criteria, canary against baseline.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "self.all(g, self.exists_one(h, h.name == g.name))", "gate names must be unique"
+                )
+            ]
+        },
+    )
+    alpha: str = decimal_field(
+        "Total false-rollback rate, split across gates.", "0.5", default="0.05"
+    )
+    min_samples: int = Field(30, ge=1, le=100000, description="Pairs needed at each step.")
+    max_samples: int = Field(
+        2000, ge=1, le=100000, description="Pairs after which an undecided judge is Inconclusive."
+    )
+    stage0: Stage0 = Field(default_factory=Stage0, description="Probing at 0% traffic.")
+    inconclusive: InconclusivePolicy = Field(
+        InconclusivePolicy.PAUSE, description="What Inconclusive at maxSamples does."
+    )
+    evidence: Evidence = Field(default_factory=Evidence, description="Raw outputs kept.")
+    gpu_second_price: str = decimal_field(
+        "Cost of one GPU-second, for cost per image (used when no cost header is returned).",
+        "1000",
+        default="0",
+    )
+
+
 class Pause(ApiModel):
     duration: str | None = duration_field(
         "How long to hold the step. Omit it to wait for a manual promote.",
@@ -143,6 +278,10 @@ class RolloutSpec(ApiModel):
         min_length=1,
         max_length=20,
         json_schema_extra={"x-kubernetes-validations": STEP_RULES},
+    )
+    analysis: Analysis | None = Field(
+        None,
+        description="Quality gates: the suite, scorers and the judge. Omitted: steps only wait.",
     )
     progress_deadline: str = duration_field(
         "How long a rollout may wait on pods or routing before it is aborted.",

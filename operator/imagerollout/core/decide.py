@@ -58,7 +58,8 @@ def decide(
         return _abort(d, target, obs, R.ROLLOUT_ABORTED, "aborted on request")
     elif status.phase == Phase.DEGRADED:
         _start(spec, d, target, retry=True)
-    if d.status.promote_full or d.status.current_step_index == len(spec.steps):
+    promoting = obs.primary.revision == target.revision  # only _promote does that
+    if promoting or d.status.promote_full or d.status.current_step_index == len(spec.steps):
         return _promote(spec, d, target, obs.primary, obs)
     return _progress(spec, d, target, obs.primary, obs)
 
@@ -82,7 +83,7 @@ def _steady(d: Draft, target: DeploymentView, obs: Observations) -> Decision:
         phase = d.before.phase if d.before.phase in (Phase.SUCCEEDED, Phase.INITIALIZED) else None
         return d.phase(phase or Phase.INITIALIZING, "waiting for primary pods")
     set_weight(d, obs, 0, "")
-    if target.replicas != 0:
+    if d.canary_replicas(target.replicas) != 0:
         d.act(ScaleCanary(0))
     d.condition(R.AVAILABLE, True, R.PRIMARY_AVAILABLE, "primary serves all traffic")
     d.set(canary=None, current_step_index=None, step_started_at=None, blocked_since=None)
@@ -128,7 +129,7 @@ def _start(spec: RolloutSpec, d: Draft, target: DeploymentView, retry: bool = Fa
 
 def _abort(d: Draft, target: DeploymentView, obs: Observations, reason: str, why: str) -> Decision:
     set_weight(d, obs, 0, "")
-    if target.replicas != 0:
+    if d.canary_replicas(target.replicas) != 0:
         d.act(ScaleCanary(0))
     if d.before.phase != Phase.DEGRADED:
         step = d.status.current_step_index
@@ -179,11 +180,10 @@ def _progress(
     d.set(blocked_since=None)
     if set_weight(d, obs, weight, f"step {index + 1}/{len(spec.steps)}"):
         d.set(step_started_at=d.stamp)
-    elif advance_if_done(spec, d, obs) and index + 1 < len(spec.steps):
-        # Set the next step's weight in the same pass: no tick spent between steps.
-        after = spec.steps[index + 1].weight
-        set_weight(d, obs, after, f"step {index + 2}/{len(spec.steps)}")
-        d.set(step_started_at=d.stamp)
+    else:
+        # The next step's weight waits for the next pass: a lost status write then can
+        # never move the route back to this step's weight.
+        advance_if_done(spec, d, obs)
     status = d.status
     if status.current_step_index == len(spec.steps):
         return _promote(spec, d, target, primary, obs)
@@ -233,7 +233,7 @@ def _promote(
         aborted = _blocked(spec, d, target, obs, "primary pods not ready after promotion")
         return aborted or d.phase(Phase.PROMOTING, "waiting for primary to run the canary")
     set_weight(d, obs, 0, "")
-    if target.replicas != 0:
+    if d.canary_replicas(target.replicas) != 0:
         d.act(ScaleCanary(0))
     d.event(R.ROLLOUT_PROMOTED, f"{canary.model} promoted; primary 100%, canary scaled to 0")
     d.condition(R.PROGRESSING, False, R.ROLLOUT_PROMOTED, f"revision {canary.revision} promoted")

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from imagerollout.api.v1alpha1 import Phase, RolloutStatus
-from imagerollout.core.actions import Action, Decision, Event
-from imagerollout.core.conditions import set_condition
+from imagerollout.core.actions import Action, Decision, Event, ScaleCanary, SetWeight
+from imagerollout.core.conditions import find, set_condition
 from imagerollout.core.durations import format_time
 
 
@@ -32,20 +32,30 @@ class Draft:
     def act(self, action: Action) -> None:
         self.actions.append(action)
 
+    def route_weight(self, observed: int | None) -> int | None:
+        """The canary weight the route will have once the queued actions ran."""
+        queued = [a.canary_weight for a in self.actions if isinstance(a, SetWeight)]
+        return queued[-1] if queued else observed
+
+    def canary_replicas(self, observed: int) -> int:
+        queued = [a.replicas for a in self.actions if isinstance(a, ScaleCanary)]
+        return queued[-1] if queued else observed
+
     def event(self, reason: str, message: str, warning: bool = False) -> None:
         self.events.append(Event(reason, message, warning))
 
     def condition(self, type_: str, status: bool, reason: str, message: str = "") -> None:
+        # Transition times compare with the status before this pass, not with the draft.
+        before = find(self.before.conditions, type_)
+        moved = before is None or before.status != ("True" if status else "False")
+        stamp = self.stamp if moved or before is None else before.last_transition_time
         conditions = set_condition(
-            list(self.status.conditions),
-            type_,
-            status,
-            reason,
-            message,
-            self.stamp,
-            self.generation,
+            list(self.status.conditions), type_, status, reason, message, stamp, self.generation
         )
-        self.updates["conditions"] = conditions
+        self.updates["conditions"] = [
+            c.model_copy(update={"last_transition_time": stamp}) if c.type == type_ else c
+            for c in conditions
+        ]
 
     def phase(self, phase: Phase, message: str) -> Decision:
         self.set(phase=phase, message=message)

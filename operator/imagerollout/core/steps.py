@@ -12,7 +12,7 @@ from imagerollout.core.observations import Observations
 
 def set_weight(d: Draft, obs: Observations, weight: int, context: str) -> bool:
     """Ask for `weight` on the route; True when status records a new weight this time."""
-    if obs.route.canary_weight != weight:
+    if d.route_weight(obs.route.canary_weight) != weight:
         d.act(SetWeight(weight))
     if d.status.canary_weight == weight:
         return False

@@ -1,0 +1,1 @@
+"""Quality gates: endpoint client, validation suite, scorers and evidence."""
