@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -60,15 +60,13 @@ class Stratum(_SuiteModel):
 
 
 class Suite(_SuiteModel):
-    version: str
+    version: Literal["imagerollout.dev/suite-v1"]
     name: str = Field(min_length=1, max_length=253)
     description: str | None = None
     strata: list[Stratum] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> Suite:
-        if self.version != SUITE_VERSION:
-            raise ValueError(f"unsupported version {self.version!r}; expected {SUITE_VERSION!r}")
         _require_unique("stratum name", [s.name for s in self.strata])
         _require_unique("prompt id", [p.id for s in self.strata for p in s.prompts])
         return self
@@ -104,6 +102,11 @@ def load_suite(text: str) -> Suite:
         raise ValueError(f"suite is not valid YAML: {err}") from None
     if not isinstance(data, dict):
         raise ValueError("suite must be a YAML mapping with version, name and strata")
+    # Check the version first: a suite in another format would otherwise fail field by field.
+    if data.get("version") != SUITE_VERSION:
+        raise ValueError(
+            f"unsupported suite version {data.get('version')!r}; expected {SUITE_VERSION!r}"
+        )
     try:
         return Suite.model_validate(data)
     except ValidationError as err:
