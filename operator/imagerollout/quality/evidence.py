@@ -1,0 +1,244 @@
+"""Evidence: every sample's image and record on disk, so a regression can be reproduced.
+
+Layout under the root (a path or a PVC mount):
+
+    <root>/<rollout dir>/.imagerollout-evidence      marker: only such dirs are ever pruned
+    <root>/<rollout dir>/000012-canary.png           the image as received (absent on error)
+    <root>/<rollout dir>/000012-canary.json          prompt, seed, OCR text, scores, latency, error
+
+Retention is bounded twice: only the `retain_rollouts` most recently written rollout dirs are
+kept, and within a rollout only the newest `max_samples_per_rollout` sample indexes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from imagerollout.quality.endpoint import Generation
+from imagerollout.quality.suite import Probe
+
+MARKER = ".imagerollout-evidence"
+_SAMPLE_FILE = re.compile(r"^(\d{6,})-([a-z0-9][a-z0-9-]*)\.(png|json)$")
+_ARM = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+_UNSAFE = re.compile(r"[^a-z0-9._-]+")
+_KEY_CHARS = 80
+
+JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+@dataclass
+class _Rollout:
+    """What is on disk for one rollout, loaded once and then kept in step."""
+
+    path: Path
+    indexes: list[int] = field(default_factory=list)  # sorted sample indexes present
+    next_index: dict[str, int] = field(default_factory=dict)  # per arm
+
+
+class EvidenceStore:
+    def __init__(
+        self, root: Path, retain_rollouts: int, max_samples_per_rollout: int = 5000
+    ) -> None:
+        if retain_rollouts < 1 or max_samples_per_rollout < 1:
+            raise ValueError("retain_rollouts and max_samples_per_rollout must be at least 1")
+        self.root = Path(root)
+        self.retain_rollouts = retain_rollouts
+        self.max_samples_per_rollout = max_samples_per_rollout
+        self._rollouts: dict[str, _Rollout] = {}
+        self._lock = threading.Lock()  # samplers may store from several threads
+
+    def rollout_dir(self, rollout_key: str) -> Path:
+        """Where a rollout's evidence lives (the pointer to put in status)."""
+        return self.root / safe_key(rollout_key)
+
+    def store(
+        self,
+        rollout_key: str,
+        probe: Probe,
+        arm: str,
+        generation: Generation,
+        ocr_text: str | None,
+        scores: Mapping[str, object],
+        *,
+        index: int | None = None,
+    ) -> str:
+        """Write one sample; return the record's path relative to the root.
+
+        Pass the plan index as `index` so that both arms of a pair share a number; without it
+        each arm counts on from its highest stored index. Raises OSError if the disk fails.
+        """
+        if not _ARM.match(arm):
+            raise ValueError(f"arm must match {_ARM.pattern}, got {arm!r}")
+        if index is not None and index < 0:
+            raise ValueError(f"index must be >= 0, got {index}")
+        with self._lock:
+            rollout = self._open(rollout_key)
+            number = rollout.next_index.get(arm, 0) if index is None else index
+            rollout.next_index[arm] = max(rollout.next_index.get(arm, 0), number + 1)
+            stem = f"{number:06d}-{arm}"
+            image_name = self._write_image(rollout.path, stem, generation)
+            record = _record(rollout_key, number, arm, probe, generation, ocr_text, scores)
+            record.update(_image_facts(rollout.path, image_name))
+            _write_atomic(rollout.path / f"{stem}.json", _dump(record))
+            self._remember(rollout, number)
+            return f"{rollout.path.name}/{stem}.json"
+
+    def _write_image(self, directory: Path, stem: str, generation: Generation) -> str | None:
+        if generation.image is None:
+            return None
+        name = f"{stem}.png"
+        temporary = directory / f".{name}.tmp"
+        try:
+            generation.image.save(temporary, format="PNG", compress_level=1)  # speed over size
+            os.replace(temporary, directory / name)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return name
+
+    def _open(self, rollout_key: str) -> _Rollout:
+        key = safe_key(rollout_key)
+        known = self._rollouts.get(key)
+        if known is not None and known.path.is_dir():
+            return known
+        path = self.root / key
+        path.mkdir(parents=True, exist_ok=True)
+        (path / MARKER).touch()
+        os.utime(path)  # reopening counts as recent use, so pruning spares it
+        rollout = _scan(path)
+        self._rollouts[key] = rollout
+        self._prune_rollouts(keep=key)
+        return rollout
+
+    def _prune_rollouts(self, keep: str) -> None:
+        """Delete all but the `retain_rollouts` most recently written rollout dirs."""
+        candidates = [
+            d
+            for d in self.root.iterdir()
+            if d.is_dir() and not d.is_symlink() and (d / MARKER).is_file()
+        ]
+        others = sorted(
+            (d for d in candidates if d.name != keep), key=lambda d: d.stat().st_mtime, reverse=True
+        )
+        for stale in others[self.retain_rollouts - 1 :]:
+            shutil.rmtree(stale, ignore_errors=True)
+            self._rollouts.pop(stale.name, None)
+
+    def _remember(self, rollout: _Rollout, number: int) -> None:
+        """Track the sample index and drop the oldest indexes beyond the per-rollout cap."""
+        position = bisect.bisect_left(rollout.indexes, number)
+        if position == len(rollout.indexes) or rollout.indexes[position] != number:
+            rollout.indexes.insert(position, number)
+        while len(rollout.indexes) > self.max_samples_per_rollout:
+            _delete_sample(rollout.path, rollout.indexes.pop(0))
+
+
+def safe_key(rollout_key: str) -> str:
+    """A directory name for a rollout key such as "team-a/my-rollout".
+
+    Keys that are already safe are used as they are; any other key is cleaned and gets a
+    digest suffix, so that "a/b" and "a_b" do not share a directory and ".." goes nowhere.
+    """
+    if not rollout_key:
+        raise ValueError("rollout_key must not be empty")
+    cleaned = _UNSAFE.sub("_", rollout_key.lower()).strip("._-")[:_KEY_CHARS]
+    if cleaned == rollout_key:
+        return cleaned
+    digest = hashlib.sha256(rollout_key.encode()).hexdigest()[:12]
+    return f"{cleaned or 'rollout'}-{digest}"
+
+
+def _scan(path: Path) -> _Rollout:
+    rollout = _Rollout(path=path)
+    found: set[int] = set()
+    for entry in path.iterdir():
+        match = _SAMPLE_FILE.match(entry.name)
+        if match is None:
+            continue
+        number, arm = int(match.group(1)), match.group(2)
+        found.add(number)
+        rollout.next_index[arm] = max(rollout.next_index.get(arm, 0), number + 1)
+    rollout.indexes = sorted(found)
+    return rollout
+
+
+def _delete_sample(path: Path, number: int) -> None:
+    prefix = f"{number:06d}-"
+    for entry in path.iterdir():
+        if entry.name.startswith(prefix) and _SAMPLE_FILE.match(entry.name):
+            entry.unlink(missing_ok=True)
+
+
+def _record(
+    rollout_key: str,
+    number: int,
+    arm: str,
+    probe: Probe,
+    generation: Generation,
+    ocr_text: str | None,
+    scores: Mapping[str, object],
+) -> dict[str, JsonValue]:
+    return {
+        "rollout": rollout_key,
+        "index": number,
+        "arm": arm,
+        "stratum": probe.stratum,
+        "promptId": probe.prompt_id,
+        "prompt": probe.prompt,
+        "expectedText": probe.expected_text,
+        "seed": probe.seed,
+        "latencySeconds": _jsonable(generation.latency_s),
+        "cost": _jsonable(generation.cost),
+        "error": generation.error,
+        "ocrText": ocr_text,
+        "scores": _jsonable(dict(scores)),
+        "storedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+
+
+def _image_facts(directory: Path, image_name: str | None) -> dict[str, JsonValue]:
+    if image_name is None:
+        return {"image": None, "imageSha256": None}
+    digest = hashlib.sha256((directory / image_name).read_bytes()).hexdigest()
+    return {"image": image_name, "imageSha256": digest}
+
+
+def _jsonable(value: object) -> JsonValue:
+    """JSON-safe copy: NaN and infinities become null, unknown objects their str()."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def _dump(record: Mapping[str, JsonValue]) -> bytes:
+    return (json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Readers never see half a record: write a temporary file, then rename it into place."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

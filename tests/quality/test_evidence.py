@@ -1,0 +1,200 @@
+"""EvidenceStore: what a sample leaves on disk, safe paths, and bounded retention."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from imagerollout.quality.endpoint import Generation
+from imagerollout.quality.evidence import MARKER, EvidenceStore, safe_key
+from imagerollout.quality.suite import Probe
+
+PROBE = Probe("typography", "typo-open-sign", 'A sign that says "OPEN"', "OPEN", 101)
+
+
+def image(colour: tuple[int, int, int] = (10, 20, 30)) -> Image.Image:
+    return Image.new("RGB", (32, 24), colour)
+
+
+def good(latency: float = 0.25) -> Generation:
+    return Generation(image=image(), latency_s=latency, error=None, cost=0.002)
+
+
+def failed() -> Generation:
+    return Generation(image=None, latency_s=1.5, error="http 500", cost=None)
+
+
+def read(root: Path, relative: str) -> dict[str, Any]:
+    record: dict[str, Any] = json.loads((root / relative).read_text())
+    return record
+
+
+def age(path: Path, seconds: float) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def samples(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if not p.name.startswith("."))
+
+
+def test_sample_is_stored_as_png_and_json(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path, retain_rollouts=3)
+    relative = store.store("demo", PROBE, "canary", good(), "OPEN", {"passed": True, "ned": 0.0})
+    assert relative == "demo/000000-canary.json"
+    record = read(tmp_path, relative)
+    assert record["image"] == "000000-canary.png"
+    assert record | {"storedAt": None, "imageSha256": None} == {
+        "rollout": "demo",
+        "index": 0,
+        "arm": "canary",
+        "stratum": "typography",
+        "promptId": "typo-open-sign",
+        "prompt": 'A sign that says "OPEN"',
+        "expectedText": "OPEN",
+        "seed": 101,
+        "latencySeconds": 0.25,
+        "cost": 0.002,
+        "error": None,
+        "ocrText": "OPEN",
+        "scores": {"passed": True, "ned": 0.0},
+        "storedAt": None,
+        "image": "000000-canary.png",
+        "imageSha256": None,
+    }
+    with Image.open(tmp_path / "demo" / "000000-canary.png") as png:
+        assert png.size == (32, 24)
+        assert png.convert("RGB").getpixel((0, 0)) == (10, 20, 30)
+
+
+def test_failed_sample_keeps_its_error_and_no_image(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path, retain_rollouts=3)
+    relative = store.store("demo", PROBE, "baseline", failed(), None, {})
+    record = read(tmp_path, relative)
+    assert (record["image"], record["error"], record["ocrText"]) == (None, "http 500", None)
+    assert samples(tmp_path / "demo") == ["000000-baseline.json"]
+
+
+def test_scores_are_made_json_safe(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path, retain_rollouts=3)
+    scores = {"ssim": float("nan"), "phash": 3, "path": Path("x"), "pair": (1.0, float("inf"))}
+    record = read(tmp_path, store.store("demo", PROBE, "canary", good(), "", scores))
+    assert record["scores"] == {"ssim": None, "phash": 3, "path": "x", "pair": [1.0, None]}
+
+
+def test_arms_count_independently_so_pairs_share_an_index(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path, retain_rollouts=3)
+    paths = [store.store("demo", PROBE, arm, good(), "", {}) for arm in ["baseline", "canary"] * 2]
+    assert paths == [
+        "demo/000000-baseline.json",
+        "demo/000000-canary.json",
+        "demo/000001-baseline.json",
+        "demo/000001-canary.json",
+    ]
+    assert (
+        store.store("demo", PROBE, "canary", good(), "", {}, index=41) == "demo/000041-canary.json"
+    )
+    assert store.store("demo", PROBE, "canary", good(), "", {}) == "demo/000042-canary.json"
+
+
+def test_a_new_store_resumes_numbering_from_disk(tmp_path: Path) -> None:
+    EvidenceStore(tmp_path, retain_rollouts=3).store(
+        "demo", PROBE, "canary", good(), "", {}, index=7
+    )
+    reopened = EvidenceStore(tmp_path, retain_rollouts=3)
+    assert reopened.store("demo", PROBE, "canary", good(), "", {}) == "demo/000008-canary.json"
+
+
+@pytest.mark.parametrize(
+    "key", ["../../etc", "/abs/path", "team-a/rollout", "..", "a\x00b", "ÜBER"]
+)
+def test_rollout_keys_stay_inside_the_root(tmp_path: Path, key: str) -> None:
+    root = tmp_path / "evidence"
+    store = EvidenceStore(root, retain_rollouts=10)
+    relative = store.store(key, PROBE, "canary", good(), "", {})
+    written = (root / relative).resolve()
+    assert written.is_file()
+    assert written.parent.parent == root.resolve()
+    assert store.rollout_dir(key) == written.parent
+
+
+def test_safe_key_keeps_safe_keys_and_separates_cleaned_ones() -> None:
+    assert safe_key("team-a.my-rollout") == "team-a.my-rollout"
+    assert safe_key("team-a/my-rollout") != safe_key("team-a_my-rollout")
+    assert safe_key("team-a/my-rollout").startswith("team-a_my-rollout-")
+    with pytest.raises(ValueError, match="rollout_key"):
+        safe_key("")
+
+
+@pytest.mark.parametrize("arm", ["", "../x", "Canary", "a/b"])
+def test_bad_arm_names_are_refused(tmp_path: Path, arm: str) -> None:
+    with pytest.raises(ValueError, match="arm"):
+        EvidenceStore(tmp_path, retain_rollouts=1).store("demo", PROBE, arm, good(), "", {})
+
+
+def test_retention_keeps_the_most_recent_rollouts(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path, retain_rollouts=2)
+    for seconds_ago, name in [(300, "oldest"), (200, "older"), (100, "recent")]:
+        store.store(name, PROBE, "canary", good(), "", {})
+        age(tmp_path / name, seconds_ago)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["older", "recent"]
+    store.store("new", PROBE, "canary", good(), "", {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "recent"]
+
+
+def test_writing_to_a_rollout_makes_it_recent(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path, retain_rollouts=2)
+    store.store("first", PROBE, "canary", good(), "", {})
+    age(tmp_path / "first", 300)
+    store.store("second", PROBE, "canary", good(), "", {})
+    age(tmp_path / "second", 200)
+    EvidenceStore(tmp_path, retain_rollouts=2).store("first", PROBE, "canary", good(), "", {})
+    store.store("third", PROBE, "canary", good(), "", {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first", "third"]
+
+
+def test_retention_leaves_foreign_directories_alone(tmp_path: Path) -> None:
+    (tmp_path / "lost+found").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "README").write_text("hello")
+    store = EvidenceStore(tmp_path, retain_rollouts=1)
+    for name in ["a", "b", "c"]:
+        store.store(name, PROBE, "canary", good(), "", {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README", "c", "lost+found", "notes"]
+    assert (tmp_path / "c" / MARKER).is_file()
+
+
+def test_samples_per_rollout_are_capped_dropping_the_oldest(tmp_path: Path) -> None:
+    store = EvidenceStore(tmp_path, retain_rollouts=1, max_samples_per_rollout=3)
+    for _ in range(5):
+        store.store("demo", PROBE, "baseline", good(), "", {})
+        store.store("demo", PROBE, "canary", failed(), "", {})
+    assert samples(tmp_path / "demo") == [
+        f"{i:06d}-{arm}.{ext}"
+        for i in (2, 3, 4)
+        for arm, ext in [("baseline", "json"), ("baseline", "png"), ("canary", "json")]
+    ]
+
+
+def test_cap_applies_to_samples_found_on_disk(tmp_path: Path) -> None:
+    first = EvidenceStore(tmp_path, retain_rollouts=1)
+    for _ in range(4):
+        first.store("demo", PROBE, "canary", failed(), "", {})
+    capped = EvidenceStore(tmp_path, retain_rollouts=1, max_samples_per_rollout=2)
+    capped.store("demo", PROBE, "canary", failed(), "", {})
+    assert samples(tmp_path / "demo") == ["000003-canary.json", "000004-canary.json"]
+
+
+def test_invalid_settings_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="retain_rollouts"):
+        EvidenceStore(tmp_path, retain_rollouts=0)
+    with pytest.raises(ValueError, match="index"):
+        EvidenceStore(tmp_path, retain_rollouts=1).store(
+            "d", PROBE, "canary", good(), "", {}, index=-1
+        )
