@@ -1,0 +1,91 @@
+{{/* Chart name, truncated to 63 characters. */}}
+{{- define "imagerollout.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Fully qualified app name: the release name, plus the chart name unless it contains it. */}}
+{{- define "imagerollout.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "imagerollout.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "imagerollout.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "imagerollout.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "imagerollout.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "imagerollout.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "imagerollout.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The namespaces the operator watches, as a JSON list ([] means every namespace). */}}
+{{- define "imagerollout.watchNamespaces" -}}
+{{- if .Values.watchNamespaces -}}
+{{- toJson .Values.watchNamespaces -}}
+{{- else if eq .Values.rbac.scope "namespace" -}}
+{{- toJson (list .Release.Namespace) -}}
+{{- else -}}
+[]
+{{- end -}}
+{{- end -}}
+
+{{- define "imagerollout.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+What the operator calls, and nothing more: kopf lists, watches and patches (annotations,
+finalizer) the rollouts; the reconciler (operator/imagerollout/kube/client.py) gets and creates
+Deployments and Services, updates the primary Deployment and the HTTPRoute, scales the target
+(patch), patches rollout status and posts Events. tests/e2e/test_rbac.py records every request
+of a full rollout and checks that each rule here is used.
+*/}}
+{{- define "imagerollout.rules" -}}
+- apiGroups: [imagerollout.dev]
+  resources: [imagemodelrollouts]
+  verbs: [get, list, watch, patch]
+- apiGroups: [imagerollout.dev]
+  resources: [imagemodelrollouts/status]
+  verbs: [patch]
+# Not an API call: owned Deployments and Services carry blockOwnerDeletion, which clusters with
+# the OwnerReferencesPermissionEnforcement admission plugin only allow with this permission.
+- apiGroups: [imagerollout.dev]
+  resources: [imagemodelrollouts/finalizers]
+  verbs: [update]
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, create, update, patch]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, create]
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [httproutes]
+  verbs: [get, update]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+{{- end -}}
