@@ -29,7 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     ctl.add_argument("action", choices=sorted(CONTROLS))
     ctl.add_argument("name")
     ctl.add_argument("-n", "--namespace", default="default")
+    judge = commands.add_parser("judge", help="judge a canary endpoint against a baseline")
+    from imagerollout.judge_cli import add_arguments
+
+    add_arguments(judge)
     args = parser.parse_args(argv)
+    if args.command == "judge":
+        from imagerollout.judge_cli import run
+
+        return run(args)
     if args.command == "crd":
         return _crd(args.output)
     if args.command == "ctl":

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from imagerollout import objects
-from imagerollout.api.v1alpha1 import RolloutSpec, RolloutStatus
+from imagerollout.api.v1alpha1 import Analysis, Phase, RolloutSpec, RolloutStatus
 from imagerollout.core.actions import (
     Action,
     Decision,
@@ -22,15 +23,19 @@ from imagerollout.core.actions import (
     SetWeight,
 )
 from imagerollout.core.decide import decide
-from imagerollout.core.observations import Observations
+from imagerollout.core.analysis import AnalysisState
+from imagerollout.core.observations import AnalysisObservation, Observations
 from imagerollout.kube.client import ConflictError, Kube
 from imagerollout.observe import deployment_view
 from imagerollout.traffic.gateway_api import GatewayAPIRouter
+from imagerollout.quality.suite import Suite, default_suite, load_suite
+from imagerollout.sampler.registry import Arms, SamplerRegistry, resolve_arms
 from imagerollout.traffic.router import TrafficRouter
 
 Object = dict[str, Any]
 log = logging.getLogger(__name__)
 STATUS_RETRIES = 5
+SAMPLING_PHASES = (Phase.PROGRESSING, Phase.PAUSED)
 
 
 def utc_now() -> datetime:
@@ -51,16 +56,26 @@ def router_for(kube: Kube, spec: RolloutSpec, namespace: str, name: str) -> Traf
 
 
 def reconcile(
-    kube: Kube, namespace: str, name: str, now: Callable[[], datetime] = utc_now
+    kube: Kube,
+    namespace: str,
+    name: str,
+    now: Callable[[], datetime] = utc_now,
+    samplers: SamplerRegistry | None = None,
 ) -> Decision | None:
+    key = f"{namespace}/{name}"
     for _ in range(STATUS_RETRIES):
         rollout = kube.get_rollout(namespace, name)
         if rollout is None:
+            if samplers is not None:
+                samplers.stop(key)
             return None
         spec = RolloutSpec.model_validate(rollout["spec"])
         status = RolloutStatus.model_validate(rollout.get("status") or {})
         router = router_for(kube, spec, namespace, name)
         observations = observe(kube, spec, namespace, name, router)
+        if samplers is not None:
+            analysis = observe_analysis(kube, samplers, spec, status, observations, key)
+            observations = replace(observations, analysis=analysis)
         decision = decide(spec, status, observations, now(), rollout["metadata"].get("generation"))
         for action in decision.actions:
             apply(kube, router, rollout, spec, observations, action)
@@ -74,8 +89,55 @@ def reconcile(
                 continue
         for event in decision.events:
             kube.emit_event(rollout, event.reason, event.message, event.warning)
+        if samplers is not None and decision.status.phase not in SAMPLING_PHASES:
+            samplers.stop(key)
         return decision
     raise ConflictError(409, f"status of {namespace}/{name} kept changing; will retry")
+
+
+def observe_analysis(
+    kube: Kube,
+    samplers: SamplerRegistry,
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    observations: Observations,
+    key: str,
+) -> AnalysisObservation | None:
+    """Start or read the sampler while a canary is being judged."""
+    target, analysis = observations.target, spec.analysis
+    stable = status.stable.revision if status.stable else None
+    idle = status.abort or status.phase == Phase.DEGRADED  # a retry starts afresh
+    if analysis is None or target is None or target.revision == stable or idle:
+        samplers.stop(key)
+        return None
+    namespace, name = key.split("/")
+    try:
+        suite = _suite(kube, namespace, analysis)
+        port = spec.service.port
+        arms = resolve_arms(
+            analysis,
+            Arms(
+                f"http://{objects.primary_name(name)}.{namespace}.svc:{port}",
+                f"http://{objects.canary_name(name)}.{namespace}.svc:{port}",
+            ),
+        )
+    except ValueError as error:
+        return AnalysisObservation(state=AnalysisState(), strata=(), error=str(error))
+    attempt = f"{target.revision}@{status.rollout_started_at or 'new'}"
+    return samplers.observe(key, attempt, analysis, suite, arms, status)
+
+
+def _suite(kube: Kube, namespace: str, analysis: Analysis) -> Suite:
+    ref = analysis.suite.config_map_ref
+    if ref is None:
+        return default_suite()
+    config_map = kube.get_object("v1", "configmaps", namespace, ref.name)
+    if config_map is None:
+        raise ValueError(f"suite ConfigMap {ref.name} not found")
+    text = (config_map.get("data") or {}).get(ref.key)
+    if text is None:
+        raise ValueError(f"suite ConfigMap {ref.name} has no key {ref.key}")
+    return load_suite(text)
 
 
 def _dump(decision: Decision) -> Object:

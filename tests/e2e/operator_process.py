@@ -21,8 +21,15 @@ def free_port() -> int:
 
 
 class OperatorProcess:
-    def __init__(self, kubeconfig: Path, namespace: str, log_dir: Path) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        namespace: str,
+        log_dir: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.kubeconfig = kubeconfig
+        self.extra_env = extra_env or {}
         self.namespace = namespace
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None
@@ -35,6 +42,7 @@ class OperatorProcess:
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
             "IMAGEROLLOUT_INTERVAL_SECONDS": "0.5",
+            **self.extra_env,
         }
         log = (self.log_dir / f"operator-{self.namespace}-{self.starts}.log").open("wb")
         self.proc = subprocess.Popen(

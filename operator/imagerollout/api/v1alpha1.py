@@ -320,6 +320,48 @@ class PauseCondition(ApiModel):
     start_time: str = Field(json_schema_extra={"format": "date-time"})
 
 
+class GateStatus(ApiModel):
+    """One gate on one stratum. Numbers are strings, as measurements in status often are."""
+
+    gate: str
+    verdict: str = Field(description="Pass, Fail or Inconclusive.")
+    samples: int
+    baseline: str
+    canary: str
+    effect: str = Field(description="canary - baseline.")
+    lower: str = Field(description="Anytime-valid lower bound on the effect.")
+    upper: str = Field(description="Anytime-valid upper bound on the effect.")
+
+
+class ArmSnapshot(ApiModel):
+    typography_accuracy: str | None = None
+    latency_seconds: str | None = None
+    cost_per_image: str | None = None
+    errors: int = 0
+
+
+class Snapshot(ApiModel):
+    """Before/after for on-call: baseline and canary side by side, with the test's bounds."""
+
+    baseline: ArmSnapshot = Field(default_factory=ArmSnapshot)
+    canary: ArmSnapshot = Field(default_factory=ArmSnapshot)
+    typography_effect_bounds: str | None = None
+    latency_effect_bounds: str | None = None
+
+
+class AnalysisStatus(ApiModel):
+    outcome: str | None = Field(None, description="Promote, Continue, Rollback or Inconclusive.")
+    samples: int = Field(0, description="Pairs judged so far in this rollout.")
+    step_start_samples: int = Field(0, description="Pairs judged when the current step began.")
+    max_samples: int = 0
+    gates: list[GateStatus] = Field(default_factory=list, max_length=128)
+    snapshot: Snapshot | None = None
+    evidence: str | None = Field(None, description="Where the raw outputs of this rollout are.")
+    extended: bool = Field(False, description="The Extend policy doubled maxSamples once.")
+    inconclusive_paused: bool = False
+    state: str = Field("", description="Sufficient statistics (JSON), so a restart resumes.")
+
+
 class RolloutStatus(ApiModel):
     phase: Phase | None = None
     message: str = ""
@@ -333,6 +375,7 @@ class RolloutStatus(ApiModel):
     canary: Revision | None = None
     controller_pause: bool = Field(False, description="The current step's pause was issued.")
     conditions: list[Condition] = Field(default_factory=list)
+    analysis: AnalysisStatus | None = None
     # Requests from users (kubectl patch --subresource=status), as in Argo Rollouts.
     abort: bool = Field(False, description="Set true to abort; set false again to retry.")
     promote_full: bool = Field(False, description="Set true to skip the remaining steps.")

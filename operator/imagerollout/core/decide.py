@@ -12,6 +12,15 @@ from imagerollout.api.v1alpha1 import Phase, Revision, RolloutSpec, RolloutStatu
 from imagerollout.core import reasons as R
 from imagerollout.core.actions import Decision, EnsurePrimary, EnsureServices, ScaleCanary
 from imagerollout.core.draft import Draft
+from imagerollout.core.gating import (
+    GateVerdict,
+    handle_inconclusive,
+    judge_pass,
+    mark_step_start,
+    stage0_message,
+    step_allows_completion,
+)
+from imagerollout.core.judge import Outcome
 from imagerollout.core.observations import DeploymentView, Observations
 from imagerollout.core.revision import primary_selector
 from imagerollout.core.steps import advance_if_done, set_weight
@@ -61,7 +70,15 @@ def decide(
     promoting = obs.primary.revision == target.revision  # only _promote does that
     if promoting or d.status.promote_full or d.status.current_step_index == len(spec.steps):
         return _promote(spec, d, target, obs.primary, obs)
-    return _progress(spec, d, target, obs.primary, obs)
+    if obs.analysis is not None and obs.analysis.error is not None:
+        return _analysis_error(d, obs.analysis.error)
+    verdict = judge_pass(spec, d, obs)
+    if verdict is not None and verdict.outcome == Outcome.ROLLBACK:
+        return _abort(d, target, obs, R.ANALYSIS_FAILED, verdict.why)
+    inconclusive = verdict is not None and verdict.outcome == Outcome.INCONCLUSIVE
+    if inconclusive and verdict and handle_inconclusive(spec, d, verdict):
+        return _abort(d, target, obs, R.ANALYSIS_INCONCLUSIVE, verdict.why)
+    return _progress(spec, d, target, obs.primary, obs, verdict)
 
 
 def _initialize(d: Draft, target: DeploymentView, primary: DeploymentView | None) -> Decision:
@@ -114,6 +131,7 @@ def _start(spec: RolloutSpec, d: Draft, target: DeploymentView, retry: bool = Fa
         promote_step=False,
         pause_conditions=[],
         phase=Phase.PROGRESSING,
+        analysis=None,
     )
     stable = d.before.stable
     assert stable is not None
@@ -160,12 +178,18 @@ def _routing_error(spec: RolloutSpec, d: Draft, error: str) -> Decision:
     return d.phase(d.before.phase or Phase.INITIALIZING, f"traffic routing: {error}")
 
 
+def _analysis_error(d: Draft, error: str) -> Decision:
+    d.condition(R.INVALID_SPEC, True, R.ANALYSIS_ERROR, error)
+    return d.phase(d.before.phase or Phase.PROGRESSING, f"analysis: {error}")
+
+
 def _progress(
     spec: RolloutSpec,
     d: Draft,
     target: DeploymentView,
     primary: DeploymentView,
     obs: Observations,
+    verdict: GateVerdict | None = None,
 ) -> Decision:
     index = d.status.current_step_index or 0
     weight = spec.steps[index].weight
@@ -178,12 +202,17 @@ def _progress(
         d.condition(R.PROGRESSING, True, R.WAITING_FOR_CANARY, "waiting for canary pods")
         return d.phase(_running_phase(d), f"step {index + 1}/{len(spec.steps)}: waiting for canary")
     d.set(blocked_since=None)
+    stage0 = stage0_message(spec, d)
+    if stage0 is not None:
+        d.condition(R.PROGRESSING, True, R.STAGE0, stage0)
+        return d.phase(_running_phase(d), stage0)
     if set_weight(d, obs, weight, f"step {index + 1}/{len(spec.steps)}"):
         d.set(step_started_at=d.stamp)
+        mark_step_start(d)
     else:
         # The next step's weight waits for the next pass: a lost status write then can
         # never move the route back to this step's weight.
-        advance_if_done(spec, d, obs)
+        advance_if_done(spec, d, step_allows_completion(spec, d, verdict))
     status = d.status
     if status.current_step_index == len(spec.steps):
         return _promote(spec, d, target, primary, obs)
@@ -192,6 +221,8 @@ def _progress(
         f"step {(status.current_step_index or 0) + 1}/{len(spec.steps)}: "
         f"canary {status.canary_weight}%, primary {primary_share}%"
     )
+    if verdict is not None:
+        message = f"{message}; {verdict.why}"
     _record_pause(d)
     return d.phase(_running_phase(d), message)
 

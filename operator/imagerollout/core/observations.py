@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from imagerollout.core.analysis import AnalysisState, StratumInfo
+
 
 @dataclass(frozen=True)
 class DeploymentView:
@@ -29,5 +31,13 @@ class Observations:
     primary: DeploymentView | None
     services_ready: bool
     route: RouteView
-    # Seam for the quality gates: None means the step has no analysis to wait for.
-    analysis_passed: bool | None = None
+    # The quality gates' sampler: None when the rollout has no spec.analysis.
+    analysis: AnalysisObservation | None = None
+
+
+@dataclass(frozen=True)
+class AnalysisObservation:
+    state: AnalysisState
+    strata: tuple[StratumInfo, ...]
+    evidence: str | None = None
+    error: str | None = None  # the suite or an endpoint cannot be used

@@ -35,3 +35,13 @@ PRIMARY_UNAVAILABLE: Final = "PrimaryUnavailable"
 # Pause reasons (status.pauseConditions[].reason).
 MANUAL_PAUSE: Final = "ManualPause"
 CANARY_PAUSE_STEP: Final = "CanaryPauseStep"
+
+# Quality gates.
+ANALYSIS_FAILED: Final = "AnalysisFailed"
+ANALYSIS_INCONCLUSIVE: Final = "AnalysisInconclusive"
+ANALYSIS_EXTENDED: Final = "AnalysisExtended"
+GATE_PASSED: Final = "GatePassed"
+GATE_FAILED: Final = "GateFailed"
+STAGE0: Final = "Stage0"
+INCONCLUSIVE_ANALYSIS: Final = "InconclusiveAnalysis"
+ANALYSIS_ERROR: Final = "AnalysisError"

@@ -22,7 +22,7 @@ def set_weight(d: Draft, obs: Observations, weight: int, context: str) -> bool:
     return True
 
 
-def advance_if_done(spec: RolloutSpec, d: Draft, obs: Observations) -> bool:
+def advance_if_done(spec: RolloutSpec, d: Draft, gates_allow: bool = True) -> bool:
     """Complete the current step when its hold is over; True when it completed."""
     status = d.status
     step = spec.steps[status.current_step_index or 0]
@@ -35,7 +35,7 @@ def advance_if_done(spec: RolloutSpec, d: Draft, obs: Observations) -> bool:
         pause = PauseCondition(reason=R.CANARY_PAUSE_STEP, start_time=d.stamp)
         d.set(controller_pause=True, pause_conditions=[pause])
         return False
-    if not _hold_over(spec, d) or obs.analysis_passed is False:
+    if not _hold_over(spec, d) or not gates_allow:
         return False
     _advance(spec, d, "")
     return True

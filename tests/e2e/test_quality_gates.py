@@ -1,0 +1,136 @@
+"""Quality gates end to end: real operator, real API server, demo model servers, real Tesseract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.demo_servers import demo_server
+from tests.e2e.helpers import Cluster, wait_for
+from tests.e2e.operator_process import OperatorProcess
+from tests.e2e.rollout_env import DEMO, NAME, RolloutEnv, timed_steps
+from tests.e2e.route_watch import RouteWatch
+
+pytestmark = pytest.mark.e2e
+SUITE = Path(__file__).parent / "data" / "small_suite.yaml"
+
+
+@pytest.fixture
+def env(cluster: Cluster, crd: None, namespace: str, tmp_path: Path) -> Iterator[RolloutEnv]:
+    operator = OperatorProcess(
+        cluster.kubeconfig,
+        namespace,
+        tmp_path,
+        {"IMAGEROLLOUT_ENDPOINT_ALLOWLIST": "http://127.0.0.1:*"},
+    )
+    operator.start()
+    try:
+        yield RolloutEnv(cluster, namespace, operator)
+    finally:
+        operator.stop()
+
+
+def analysis(baseline: str, canary: str, evidence: Path, **overrides: Any) -> dict[str, Any]:
+    return {
+        "suite": {"configMapRef": {"name": "suite", "key": "suite.yaml"}},
+        "endpoints": {"baseline": {"url": baseline}, "canary": {"url": canary}},
+        "gates": [{"name": "text", "metric": "OCRAccuracy", "maxDegradation": "10"}],
+        "alpha": "0.05",
+        "minSamples": 4,
+        "maxSamples": 400,
+        "stage0": {"samples": 24, "batchSize": 4},
+        "inconclusive": "Pause",
+        "evidence": {"path": str(evidence), "retainRollouts": 3},
+        "gpuSecondPrice": "0.0011",
+        **overrides,
+    }
+
+
+def deploy_with_analysis(env: RolloutEnv, gates: dict[str, Any]) -> None:
+    env.kubectl("create", "configmap", "suite", f"--from-file=suite.yaml={SUITE}")
+    manifest = yaml.safe_load((DEMO / "rollout.yaml").read_text())
+    manifest["spec"]["steps"] = timed_steps(5, 25, 50, 100, hold="1s")
+    manifest["spec"]["analysis"] = gates
+    env.kubectl("apply", "-f", str(DEMO / "imagegen.yaml"))
+    env.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+    env.wait_phase("Initialized")
+
+
+def test_a_logo_regression_is_rolled_back_at_stage0_naming_the_stratum(
+    env: RolloutEnv, tmp_path: Path
+) -> None:
+    with (
+        demo_server(tmp_path, "baseline") as baseline,
+        demo_server(
+            tmp_path, "canary", "--substitution-rate", "0.6", "--regress-stratum", "logos"
+        ) as canary,
+    ):
+        deploy_with_analysis(env, analysis(baseline, canary, tmp_path / "evidence"))
+        watch = RouteWatch(env.cluster.kubeconfig, env.namespace, NAME)
+        try:
+            env.set_model("v2")
+            status = env.wait_phase("Degraded", timeout=240)
+        finally:
+            watch.stop()
+
+    assert watch.weights == [0], "a bad canary must be caught before it gets traffic"
+    assert status["abort"] is True
+    gates = {g["gate"]: g for g in status["analysis"]["gates"]}
+    assert gates["text/logos"]["verdict"] == "Fail"
+    assert float(gates["text/logos"]["canary"]) < float(gates["text/logos"]["baseline"])
+    assert gates["text/typography"]["verdict"] != "Fail"
+    progressing = {c["type"]: c for c in status["conditions"]}["Progressing"]
+    assert progressing["reason"] == "AnalysisFailed"
+    assert "text/logos" in progressing["message"]
+    failed = [e["message"] for e in env.events() if e["reason"] == "GateFailed"]
+    assert failed
+    assert failed[0].startswith("text/logos")
+    evidence = Path(status["analysis"]["evidence"])
+    assert sorted(evidence.glob("*-canary.png")), "raw canary outputs are kept"
+    snapshot = status["analysis"]["snapshot"]
+    assert float(snapshot["canary"]["typographyAccuracy"]) < float(
+        snapshot["baseline"]["typographyAccuracy"]
+    )
+
+
+def test_a_good_canary_passes_every_gate_and_is_promoted(env: RolloutEnv, tmp_path: Path) -> None:
+    with demo_server(tmp_path, "baseline") as baseline, demo_server(tmp_path, "canary") as canary:
+        deploy_with_analysis(env, analysis(baseline, canary, tmp_path / "evidence"))
+        watch = RouteWatch(env.cluster.kubeconfig, env.namespace, NAME)
+        try:
+            env.set_model("v2")
+            status = env.wait_phase("Succeeded", timeout=400)
+        finally:
+            watch.stop()
+    assert watch.weights == [0, 5, 25, 50, 100, 0]
+    assert {g["verdict"] for g in status["analysis"]["gates"]} == {"Pass"}
+    assert "GatePassed" in env.event_reasons()
+    assert "AnalysisFailed" not in env.event_reasons()
+
+
+def test_an_aa_rollout_with_independent_noise_is_not_rolled_back(
+    env: RolloutEnv, tmp_path: Path
+) -> None:
+    noise = ("--substitution-rate", "0.03")
+    with (
+        demo_server(tmp_path, "baseline", *noise, "--model-name", "a") as baseline,
+        demo_server(tmp_path, "canary", *noise, "--model-name", "b") as canary,
+    ):
+        deploy_with_analysis(env, analysis(baseline, canary, tmp_path / "evidence", maxSamples=160))
+        env.set_model("v2")
+        status = wait_for(
+            lambda: _finished_or_paused(env.status()), 400, 0.5, "the A/A rollout to settle"
+        )
+    assert status["phase"] != "Degraded", status.get("message")
+    assert "AnalysisFailed" not in env.event_reasons()
+
+
+def _finished_or_paused(status: dict[str, Any]) -> dict[str, Any] | None:
+    """Promoted, rolled back, or paused by the Inconclusive policy after traffic began."""
+    phase = status.get("phase")
+    paused_in_traffic = phase == "Paused" and status.get("canaryWeight", 0) > 0
+    return status if phase in ("Succeeded", "Degraded") or paused_in_traffic else None
