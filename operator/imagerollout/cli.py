@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(judge)
     args = parser.parse_args(argv)
     if args.command == "judge":
-        from imagerollout.judge_cli import run
+        from imagerollout.judge_cli import run as run_judge
 
-        return run(args)
+        return run_judge(args)
     if args.command == "crd":
         return _crd(args.output)
     if args.command == "ctl":

@@ -24,7 +24,12 @@ from imagerollout.core import reasons as R
 from imagerollout.core.actions import Action, Decision, EnsurePrimary, ScaleCanary, SetWeight
 from imagerollout.core.conditions import find
 from imagerollout.core.durations import format_time
-from imagerollout.core.observations import DeploymentView, Observations, RouteView
+from imagerollout.core.observations import (
+    AnalysisObservation,
+    DeploymentView,
+    Observations,
+    RouteView,
+)
 from imagerollout.core.revision import primary_selector, template_revision
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -154,14 +159,14 @@ def make_obs(
     route: int | None = 0,
     error: str | None = None,
     services: bool = True,
-    analysis: bool | None = None,
+    analysis: AnalysisObservation | None = None,
 ) -> Observations:
     return Observations(
         target=target,
         primary=primary,
         services_ready=services,
         route=RouteView(canary_weight=route, error=error),
-        analysis_passed=analysis,
+        analysis=analysis,
     )
 
 

@@ -358,25 +358,6 @@ CASES = [
             events=(R.STEP_COMPLETED,),
         ),
     ),
-    case(
-        "analysis-failing-holds-the-step",
-        Case(
-            status=rolling(0, 5, step_started_at=ago(300)),
-            obs=make_obs(CANARY_READY, STABLE_PRIMARY, route=5, analysis=False),
-            actions=(),
-            fields={"current_step_index": 0, "canary_weight": 5, "phase": Phase.PROGRESSING},
-        ),
-    ),
-    case(
-        "analysis-passing-completes-the-step",
-        Case(
-            status=rolling(0, 5, step_started_at=ago(30)),
-            obs=make_obs(CANARY_READY, STABLE_PRIMARY, route=5, analysis=True),
-            actions=(),
-            fields={"current_step_index": 1, "canary_weight": 5},
-            events=(R.STEP_COMPLETED,),
-        ),
-    ),
     # --- Promotion -----------------------------------------------------------------------
     case(
         "last-step-done-promotes",
@@ -544,7 +525,7 @@ CASES = [
         Case(
             status=rolling(2, 50, step_started_at=ago(5)),
             obs=make_obs(deployment(OTHER_IMAGE), STABLE_PRIMARY, route=50),
-            actions=(SetWeight(5),),
+            actions=(SetWeight(0), SetWeight(5)),
             fields={
                 "phase": Phase.PROGRESSING,
                 "canary": OTHER,
@@ -553,7 +534,7 @@ CASES = [
                 "step_started_at": stamp(),
                 "rollout_started_at": stamp(),
             },
-            events=(R.ROLLOUT_RESTARTED, R.TRAFFIC_WEIGHT_UPDATED),
+            events=(R.ROLLOUT_RESTARTED, R.TRAFFIC_WEIGHT_UPDATED, R.TRAFFIC_WEIGHT_UPDATED),
             conditions={R.PROGRESSING: ("True", R.ROLLOUT_RESTARTED)},
         ),
     ),

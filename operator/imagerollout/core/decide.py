@@ -63,6 +63,8 @@ def decide(
         return _steady(d, target, obs)
     if status.canary is None or status.canary.revision != target.revision:
         _start(spec, d, target)
+        if d.before.phase in ROLLING:  # the old canary's traffic must not reach the new one
+            set_weight(d, obs, 0, "restarted")
     elif status.abort:
         return _abort(d, target, obs, R.ROLLOUT_ABORTED, "aborted on request")
     elif status.phase == Phase.DEGRADED:
@@ -200,6 +202,7 @@ def _progress(
         if aborted:
             return aborted
         d.condition(R.PROGRESSING, True, R.WAITING_FOR_CANARY, "waiting for canary pods")
+        _record_pause(d)
         return d.phase(_running_phase(d), f"step {index + 1}/{len(spec.steps)}: waiting for canary")
     d.set(blocked_since=None)
     stage0 = stage0_message(spec, d)

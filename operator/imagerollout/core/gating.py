@@ -67,7 +67,7 @@ def judge_pass(spec: RolloutSpec, d: Draft, obs: Observations) -> GateVerdict | 
             }
         )
     )
-    failing = next((r.reason for r in results if r.verdict == Verdict.FAIL), "")
+    failing = next((_told(r) for r in results if r.verdict == Verdict.FAIL), "")
     return GateVerdict(outcome, failing or _summary(results, seen.state.samples))
 
 
@@ -125,7 +125,11 @@ def _announce(d: Draft, before: AnalysisStatus, results: list[GateResult]) -> No
     for result in results:
         if result.verdict != Verdict.INCONCLUSIVE and previous.get(result.gate) != result.verdict:
             reason = R.GATE_PASSED if result.verdict == Verdict.PASS else R.GATE_FAILED
-            d.event(reason, result.reason, warning=result.verdict == Verdict.FAIL)
+            d.event(reason, _told(result), warning=result.verdict == Verdict.FAIL)
+
+
+def _told(result: GateResult) -> str:
+    return f"{result.gate}: {result.reason}"
 
 
 def _worst_first(results: list[GateResult]) -> list[GateResult]:

@@ -55,7 +55,8 @@ def score_pairs(
             has_text=bool(probe.expected_text),
             baseline=_arm(baseline, b_text, gpu_second_price),
             canary=_arm(canary, c_text, gpu_second_price),
-            **_reference(baseline, canary),
+            ssim=_ssim(baseline, canary),
+            phash=_phash(baseline, canary),
         )
         scored.append(ScoredPair(pair, (_read(b_text), _read(c_text))))
     return scored
@@ -83,10 +84,13 @@ def _arm(generation: Generation, text: TextScore | None, price: float) -> ArmSco
     )
 
 
-def _reference(baseline: Generation, canary: Generation) -> dict[str, float | int | None]:
+def _ssim(baseline: Generation, canary: Generation) -> float | None:
     if baseline.image is None or canary.image is None:
-        return {"ssim": None, "phash": None}
-    return {
-        "ssim": perceptual.ssim(baseline.image, canary.image),
-        "phash": perceptual.phash_distance(baseline.image, canary.image),
-    }
+        return None
+    return perceptual.ssim(baseline.image, canary.image)
+
+
+def _phash(baseline: Generation, canary: Generation) -> int | None:
+    if baseline.image is None or canary.image is None:
+        return None
+    return perceptual.phash_distance(baseline.image, canary.image)
