@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from imagerollout.api.v1alpha1 import Analysis, Gate, Metric, Stage0
-from imagerollout.core.analysis import evaluate
+from imagerollout.core.analysis import AnalysisState, evaluate
 from imagerollout.core.gating import snapshot
 from imagerollout.core.judge import GateResult, Outcome
 from imagerollout.quality.evidence import EvidenceStore
 from imagerollout.quality.suite import default_suite, load_suite
 from imagerollout.sampler.runner import Sampler, SamplerConfig
-from imagerollout.core.analysis import AnalysisState
 
 EXIT = {Outcome.PROMOTE: 0, Outcome.ROLLBACK: 1, Outcome.INCONCLUSIVE: 2, Outcome.CONTINUE: 2}
 DEFAULT_GATES = ["typography:OCRAccuracy:5"]
@@ -123,8 +122,9 @@ def _print_table(report: dict[str, Any]) -> None:
     for arm in ("baseline", "canary"):
         values = snap[arm]
         print(
-            f"{arm:<9} typography {values['typographyAccuracy']}  latency "
-            f"{values['latencySeconds']}s  cost/image {values['costPerImage']}  errors {values['errors']}"
+            f"{arm:<9} typography {values['typographyAccuracy']}  "
+            f"latency {values['latencySeconds']}s  cost/image {values['costPerImage']}  "
+            f"errors {values['errors']}"
         )
     print(f"outcome: {report['outcome']} after {report['samples']} pairs")
 

@@ -22,14 +22,14 @@ from imagerollout.core.actions import (
     ScaleCanary,
     SetWeight,
 )
-from imagerollout.core.decide import decide
 from imagerollout.core.analysis import AnalysisState
+from imagerollout.core.decide import decide
 from imagerollout.core.observations import AnalysisObservation, Observations
 from imagerollout.kube.client import ConflictError, Kube
 from imagerollout.observe import deployment_view
-from imagerollout.traffic.gateway_api import GatewayAPIRouter
 from imagerollout.quality.suite import Suite, default_suite, load_suite
 from imagerollout.sampler.registry import Arms, SamplerRegistry, resolve_arms
+from imagerollout.traffic.gateway_api import GatewayAPIRouter
 from imagerollout.traffic.router import TrafficRouter
 
 Object = dict[str, Any]

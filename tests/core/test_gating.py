@@ -51,8 +51,11 @@ def spec(**analysis: Any) -> RolloutSpec:
 
 
 def pairs(count: int, baseline_ok: bool = True, canary_ok: bool = True) -> list[PairScores]:
-    arm = lambda ok: ArmScores(ok=True, text_passed=ok, latency_s=0.1)  # noqa: E731
-    return [PairScores("typography", True, arm(baseline_ok), arm(canary_ok))] * count
+    return [PairScores("typography", True, _arm(baseline_ok), _arm(canary_ok))] * count
+
+
+def _arm(text_passed: bool) -> ArmScores:
+    return ArmScores(ok=True, text_passed=text_passed, latency_s=0.1)
 
 
 def state_of(*batches: list[PairScores]) -> AnalysisState:

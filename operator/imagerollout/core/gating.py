@@ -29,6 +29,7 @@ from imagerollout.core.analysis import (
 from imagerollout.core.draft import Draft
 from imagerollout.core.judge import (
     BinaryStats,
+    ContinuousStats,
     GateResult,
     Outcome,
     Verdict,
@@ -104,7 +105,8 @@ def mark_step_start(d: Draft) -> None:
 def handle_inconclusive(spec: RolloutSpec, d: Draft, verdict: GateVerdict) -> bool:
     """Apply spec.analysis.inconclusive; True when the rollout must abort."""
     analysis, status = spec.analysis, d.status.analysis
-    assert analysis is not None and status is not None
+    assert analysis is not None
+    assert status is not None
     policy = analysis.inconclusive
     if policy == InconclusivePolicy.ABORT:
         return True
@@ -162,14 +164,14 @@ def snapshot(state: AnalysisState, alpha: float) -> Snapshot:
     def arm(canary: bool, errors: int) -> ArmSnapshot:
         return ArmSnapshot(
             typography_accuracy=_num(_rate(text, canary)) if text and text.n else None,
-            latency_seconds=_num(latency.mean_c if canary else latency.mean_b)
-            if latency and latency.n
-            else None,
-            cost_per_image=_num(cost.mean_c if canary else cost.mean_b) if cost and cost.n else None,
+            latency_seconds=_mean(latency, canary),
+            cost_per_image=_mean(cost, canary),
             errors=errors,
         )
 
-    snapshot = Snapshot(baseline=arm(False, state.baseline_errors), canary=arm(True, state.canary_errors))
+    snapshot = Snapshot(
+        baseline=arm(False, state.baseline_errors), canary=arm(True, state.canary_errors)
+    )
     if text and text.n:
         bounds = binary_gate(SNAPSHOT_TEXT, text, 0.0, alpha, 1)
         snapshot = snapshot.model_copy(
@@ -182,6 +184,12 @@ def snapshot(state: AnalysisState, alpha: float) -> Snapshot:
             update={"latency_effect_bounds": f"[{_num(bounds.lower)}, {_num(bounds.upper)}]"}
         )
     return snapshot
+
+
+def _mean(stats: ContinuousStats | None, canary: bool) -> str | None:
+    if stats is None or not stats.n:
+        return None
+    return _num(stats.mean_c if canary else stats.mean_b)
 
 
 def _rate(stats: BinaryStats, canary: bool) -> float:

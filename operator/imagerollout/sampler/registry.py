@@ -13,7 +13,7 @@ from imagerollout.core.observations import AnalysisObservation
 from imagerollout.quality.endpoint import check_allowed
 from imagerollout.quality.evidence import EvidenceStore
 from imagerollout.quality.suite import Suite
-from imagerollout.sampler.runner import Sampler, SamplerConfig, strata_of
+from imagerollout.sampler.runner import Sampler, SamplerConfig
 from imagerollout.sampler.scoring import TextScorer
 
 ALLOWLIST_ENV = "IMAGEROLLOUT_ENDPOINT_ALLOWLIST"
@@ -35,7 +35,10 @@ def resolve_arms(analysis: Analysis, default: Arms) -> Arms:
     explicit = analysis.endpoints
     allowlist = endpoint_allowlist()
     urls = []
-    for chosen, fallback in ((explicit.baseline, default.baseline_url), (explicit.canary, default.canary_url)):
+    for chosen, fallback in (
+        (explicit.baseline, default.baseline_url),
+        (explicit.canary, default.canary_url),
+    ):
         if chosen is None:
             urls.append(fallback)
             continue
@@ -102,4 +105,3 @@ def _resume(status: RolloutStatus, attempt: str) -> AnalysisState:
     if attempt != f"{status.canary.revision}@{status.rollout_started_at}":
         return AnalysisState()
     return AnalysisState.from_json(status.analysis.state)
-

@@ -105,8 +105,10 @@ class Sampler:
         start = self.state.plan_index
         probes = list(itertools.islice(plan(self.config.suite, start), self._batch_size()))
         futures = [
-            (pool.submit(clients[0].generate, p.prompt, p.seed, size),
-             pool.submit(clients[1].generate, p.prompt, p.seed, size))
+            (
+                pool.submit(clients[0].generate, p.prompt, p.seed, size),
+                pool.submit(clients[1].generate, p.prompt, p.seed, size),
+            )
             for p in probes
         ]
         generations = [(b.result(), c.result()) for b, c in futures]
@@ -134,7 +136,8 @@ class Sampler:
             ("canary", arms[1], pair.texts[1], pair.pair.canary),
         ):
             try:
-                store.store(self.config.key, probe, arm, generation, text, vars(scores), index=index)
+                store.store(
+                    self.config.key, probe, arm, generation, text, vars(scores), index=index
+                )
             except OSError as error:  # a full disk must not stop the judging
                 log.warning("sampler %s: evidence not stored: %s", self.config.key, error)
-
