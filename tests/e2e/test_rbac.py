@@ -1,0 +1,338 @@
+"""Least privilege, proven: the operator runs a whole rollout with the chart's ServiceAccount token.
+
+For each RBAC layout of the chart, the test applies the rendered ServiceAccount and roles
+(`helm template | kubectl apply`), mints a token for that ServiceAccount (`kubectl create
+token`) and runs the operator process with it, through a recording proxy, until the rollout has
+Succeeded. Then:
+- nothing the operator asked for was refused, and its log shows no permission problem;
+- every rule the chart grants was used by that run (the one exception is documented: the
+  finalizers permission is checked by an admission plugin, it is not a request);
+- a request outside the role, with the same token, is Forbidden.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.helpers import Cluster, kubectl, wait_for
+from tests.e2e.operator_process import OperatorProcess
+from tests.e2e.rollout_env import RolloutEnv, timed_steps
+from tests.packaging.apiproxy import Access, RecordingProxy, Request, access, granted
+from tests.packaging.chart import Manifest, of_kind, render
+
+pytestmark = pytest.mark.e2e
+
+RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+# Granted but never requested: the OwnerReferencesPermissionEnforcement admission plugin checks
+# it when the operator creates objects whose ownerReference sets blockOwnerDeletion.
+NOT_A_REQUEST = {("imagerollout.dev", "imagemodelrollouts/finalizers", "update")}
+# What kopf asks for cluster-wide when it cannot (rbac.discovery=false): it logs and falls back.
+KOPF_OBSERVERS = frozenset(
+    {("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces")}
+)
+
+
+@dataclass
+class Credentials:
+    """A kubeconfig through the recording proxy, one straight to the API server, same token."""
+
+    via_proxy: Path
+    direct: Path
+
+
+def _admin_cluster(cluster: Cluster) -> dict[str, Any]:
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    entry: dict[str, Any] = config["clusters"][0]["cluster"]
+    return entry
+
+
+def _kubeconfig(path: Path, server: str, token: str, ca: str | None, namespace: str) -> Path:
+    cluster: dict[str, Any] = {"server": server}
+    if ca:
+        cluster["certificate-authority"] = ca
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "operator", "user": {"token": token}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "operator"}}],
+        "current-context": "c",
+    }
+    config["contexts"][0]["context"]["namespace"] = namespace  # type: ignore[index]
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+@dataclass
+class Installed:
+    manifests: list[Manifest]
+    release_namespace: str
+    service_account: str
+
+    def rules(self) -> list[dict[str, Any]]:
+        return [r for m in of_kind(self.manifests, "ClusterRole", "Role") for r in m["rules"]]
+
+    def cluster_scoped(self) -> list[Manifest]:
+        return of_kind(self.manifests, "ClusterRole", "ClusterRoleBinding")
+
+
+@pytest.fixture
+def release_namespace(cluster: Cluster) -> Iterator[str]:
+    """Where the chart's ServiceAccount lives (not where the rollout runs)."""
+    name = f"e2e-op-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def install_rbac(
+    cluster: Cluster, release_namespace: str, values: dict[str, str]
+) -> Iterator[Installed]:
+    release = f"rbac-{uuid.uuid4().hex[:8]}"
+    manifests = of_kind(render(release, release_namespace, values), *RBAC_KINDS)
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(manifests))
+    (account,) = of_kind(manifests, "ServiceAccount")
+    installed = Installed(manifests, release_namespace, account["metadata"]["name"])
+    try:
+        yield installed
+    finally:
+        for m in installed.cluster_scoped():
+            cluster.kubectl("delete", m["kind"], m["metadata"]["name"], "--wait=false", check=False)
+
+
+def credentials(
+    cluster: Cluster, installed: Installed, proxy_url: str, workdir: Path, namespace: str
+) -> Credentials:
+    token = cluster.kubectl(
+        "-n",
+        installed.release_namespace,
+        "create",
+        "token",
+        installed.service_account,
+        "--duration=1h",
+    ).stdout.strip()
+    assert token.count(".") == 2, "kubectl create token did not print a JWT"
+    admin = _admin_cluster(cluster)
+    return Credentials(
+        via_proxy=_kubeconfig(workdir / "via-proxy.kubeconfig", proxy_url, token, None, namespace),
+        direct=_kubeconfig(
+            workdir / "direct.kubeconfig",
+            admin["server"],
+            token,
+            admin["certificate-authority"],
+            namespace,
+        ),
+    )
+
+
+def forbidden(kubeconfig: Path, *args: str) -> str:
+    """Run kubectl with the operator's token; assert the API server refused it; return stderr."""
+    result = kubectl(kubeconfig, *args, check=False)
+    assert result.returncode != 0, f"kubectl {' '.join(args)} was allowed: {result.stdout}"
+    assert "Forbidden" in result.stderr or "forbidden" in result.stderr, result.stderr
+    return result.stderr
+
+
+def can_i(kubeconfig: Path, *args: str) -> bool:
+    result = kubectl(kubeconfig, "auth", "can-i", *args, check=False)
+    return result.stdout.strip() == "yes"
+
+
+@dataclass
+class Run:
+    env: RolloutEnv
+    proxy: RecordingProxy
+    creds: Credentials
+    log: str
+
+
+def run_rollout(
+    cluster: Cluster,
+    installed: Installed,
+    namespace: str,
+    tmp_path: Path,
+    tolerated: frozenset[tuple[str, str]] = frozenset(),
+) -> Run:
+    """The operator, with the ServiceAccount's token, through a whole rollout to Succeeded."""
+    admin = _admin_cluster(cluster)
+    proxy = RecordingProxy(admin["server"], Path(admin["certificate-authority"]))
+    proxy_url = proxy.start()
+    creds = credentials(cluster, installed, proxy_url, tmp_path, namespace)
+    operator = OperatorProcess(creds.via_proxy, namespace, tmp_path)
+    env = RolloutEnv(cluster, namespace, operator)
+    operator.start()
+    try:
+        env.deploy(timed_steps(5, 50, 100, hold="1s"))
+        env.set_model("v2")
+
+        def settled() -> dict[str, Any] | None:
+            if refused(proxy, tolerated):  # stop at once: the rollout cannot finish now
+                return {"refused": refused(proxy, tolerated)}
+            status = env.status()
+            return status if status.get("phase") == "Succeeded" else None
+
+        status = wait_for(settled, 120, 0.3, "phase Succeeded, or a refused request")
+        assert "refused" not in status, f"the API server refused the operator: {status}"
+        assert status["stable"]["model"] == "registry.example/imagegen:v2"
+        assert env.route_weights()["imagegen-primary"] == 100
+        # Delete while the operator still runs, so that kopf removes its finalizer.
+        env.kubectl("delete", "imr", "imagegen", "--timeout=60s")
+    finally:
+        operator.stop()
+        proxy.stop()
+    log = "\n".join(p.read_text(errors="replace") for p in sorted(tmp_path.glob("operator-*.log")))
+    return Run(env, proxy, creds, log)
+
+
+def used(run: Run) -> set[Access]:
+    return run.proxy.accesses()
+
+
+def triples(accesses: set[Access]) -> set[tuple[str, str, str]]:
+    return {(a.group, a.resource, a.verb) for a in accesses}
+
+
+def refused(
+    proxy: RecordingProxy, tolerated: frozenset[tuple[str, str]] = frozenset()
+) -> list[Request]:
+    """Requests the API server refused, except those on (group, resource) pairs in tolerated."""
+
+    def kind(r: Request) -> tuple[str, str] | None:
+        found = access(r.method, r.path, r.query)
+        return None if found is None else (found.group, found.resource)
+
+    return [r for r in proxy.requests() if r.status in (401, 403) and kind(r) not in tolerated]
+
+
+def assert_least_privilege(run: Run, installed: Installed) -> None:
+    assert not refused(run.proxy), f"the API server refused: {refused(run.proxy)}"
+    assert "Forbidden" not in run.log, run.log[-3000:]
+    assert "Not enough permissions" not in run.log, run.log[-3000:]
+    grants = granted(installed.rules())
+    calls = triples(used(run))
+    assert calls <= grants, f"used without a grant: {sorted(calls - grants)}"
+    assert grants - calls == NOT_A_REQUEST, f"granted but never used: {sorted(grants - calls)}"
+
+
+def summary(run: Run) -> str:
+    rows = sorted(used(run))
+    return "\n".join(f"  {a.verb:6} {a.group or 'core'}/{a.resource} {a.namespace}" for a in rows)
+
+
+@pytest.fixture
+def cluster_scope(
+    cluster: Cluster, crd: None, namespace: str, release_namespace: str
+) -> Iterator[Installed]:
+    values = {"rbac.scope": '"cluster"', "watchNamespaces": json.dumps([namespace])}
+    yield from install_rbac(cluster, release_namespace, values)
+
+
+@pytest.fixture
+def namespace_scope(
+    cluster: Cluster, crd: None, namespace: str, release_namespace: str
+) -> Iterator[Installed]:
+    values = {"rbac.scope": '"namespace"', "watchNamespaces": json.dumps([namespace])}
+    yield from install_rbac(cluster, release_namespace, values)
+
+
+@pytest.fixture
+def namespace_scope_no_discovery(
+    cluster: Cluster, crd: None, namespace: str, release_namespace: str
+) -> Iterator[Installed]:
+    values = {
+        "rbac.scope": '"namespace"',
+        "rbac.discovery": "false",
+        "watchNamespaces": json.dumps([namespace]),
+    }
+    yield from install_rbac(cluster, release_namespace, values)
+
+
+def test_cluster_scope_runs_a_rollout_with_exactly_the_granted_permissions(
+    cluster: Cluster, cluster_scope: Installed, namespace: str, tmp_path: Path
+) -> None:
+    kinds = sorted(m["kind"] for m in cluster_scope.manifests)
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ClusterRoleBinding",
+        "ServiceAccount",
+    ]
+    run = run_rollout(cluster, cluster_scope, namespace, tmp_path)
+    print(f"requests of the operator (cluster scope):\n{summary(run)}")
+    assert_least_privilege(run, cluster_scope)
+    namespaced = {a.namespace for a in used(run) if a.namespace}
+    assert namespaced == {namespace}
+
+    direct = run.creds.direct
+    # What the same operator would need cluster-wide (no --namespace): granted.
+    for verb in ("list", "watch"):
+        assert can_i(direct, verb, "imagemodelrollouts.imagerollout.dev", "--all-namespaces")
+    kubectl(direct, "get", "imagemodelrollouts.imagerollout.dev", "--all-namespaces")
+    # Outside the role: Secrets anywhere, deleting what it manages.
+    message = forbidden(direct, "get", "secrets", "-n", "kube-system")
+    assert 'cannot list resource "secrets"' in message
+    forbidden(direct, "get", "secrets", "-n", namespace)
+    forbidden(direct, "-n", namespace, "delete", "deployment", "imagegen", "--wait=false")
+    assert not can_i(direct, "delete", "httproutes.gateway.networking.k8s.io", "-n", namespace)
+    assert not can_i(direct, "create", "pods", "-n", namespace)
+
+
+def test_namespace_scope_runs_a_rollout_and_cannot_reach_other_namespaces(
+    cluster: Cluster, namespace_scope: Installed, namespace: str, tmp_path: Path
+) -> None:
+    roles = of_kind(namespace_scope.manifests, "Role", "RoleBinding")
+    assert {m["metadata"]["namespace"] for m in roles} == {namespace}
+    (discovery,) = of_kind(namespace_scope.manifests, "ClusterRole")
+    assert granted(discovery["rules"]) == {
+        ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
+        ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
+        ("", "namespaces", "list"),
+        ("", "namespaces", "watch"),
+    }
+    run = run_rollout(cluster, namespace_scope, namespace, tmp_path)
+    print(f"requests of the operator (namespace scope):\n{summary(run)}")
+    assert_least_privilege(run, namespace_scope)
+    cluster_wide = {(a.group, a.resource) for a in used(run) if not a.namespace}
+    assert cluster_wide == KOPF_OBSERVERS
+
+    direct = run.creds.direct
+    other = namespace_scope.release_namespace
+    message = forbidden(direct, "get", "secrets", "-n", "kube-system")
+    assert 'cannot list resource "secrets"' in message
+    forbidden(direct, "get", "secrets", "-n", namespace)
+    forbidden(direct, "get", "deployments.apps", "-n", other)
+    forbidden(direct, "get", "imagemodelrollouts.imagerollout.dev", "--all-namespaces")
+    assert not can_i(direct, "create", "deployments.apps", "-n", "default")
+    assert can_i(direct, "create", "deployments.apps", "-n", namespace)
+
+
+def test_namespace_scope_without_cluster_roles_still_completes_a_rollout(
+    cluster: Cluster, namespace_scope_no_discovery: Installed, namespace: str, tmp_path: Path
+) -> None:
+    """For tenants who may not create ClusterRoles: kopf warns, falls back; the rollout works."""
+    installed = namespace_scope_no_discovery
+    assert not installed.cluster_scoped()
+    run = run_rollout(cluster, installed, namespace, tmp_path, tolerated=KOPF_OBSERVERS)
+    refusals = {
+        (a.group, a.resource)
+        for r in run.proxy.requests()
+        if r.status == 403 and (a := access(r.method, r.path, r.query)) is not None
+    }
+    assert refusals == KOPF_OBSERVERS, f"refused: {refusals}"
+    assert not refused(run.proxy, KOPF_OBSERVERS)
+    assert "Not enough permissions" in run.log
+    calls = {t for t in triples(used(run)) if (t[0], t[1]) not in KOPF_OBSERVERS}
+    assert calls <= granted(installed.rules())
+    forbidden(run.creds.direct, "get", "namespaces")
