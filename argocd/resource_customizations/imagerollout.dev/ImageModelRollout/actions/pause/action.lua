@@ -1,0 +1,9 @@
+-- Pause: hold the current step until resume or promote.
+-- Status merge patch: {"pauseConditions": [{"reason": "ManualPause", "startTime": <now, UTC>}]}
+if obj.status == nil then
+  obj.status = {}
+end
+obj.status.pauseConditions = {
+  { reason = "ManualPause", startTime = os.date("!%Y-%m-%dT%H:%M:%SZ") },
+}
+return obj
