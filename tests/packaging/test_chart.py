@@ -1,0 +1,187 @@
+"""The Helm chart: lint --strict, what it renders, and the values its schema rejects."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.packaging.chart import CHART, REPO_ROOT, helm, of_kind, one, render, set_flags
+
+CRD_FILE = "imagemodelrollouts.imagerollout.dev.yaml"
+VALUE_SETS: dict[str, dict[str, str]] = {
+    "defaults": {},
+    "namespace-scope": {"rbac.scope": '"namespace"', "watchNamespaces": '["models", "staging"]'},
+    "cluster-scope-named-namespaces": {"watchNamespaces": '["models"]'},
+    "no-discovery": {"rbac.scope": '"namespace"', "rbac.discovery": "false"},
+    "service-monitor": {"serviceMonitor.enabled": "true", "serviceMonitor.labels": '{"r": "p"}'},
+    "pinned-digest-and-claim": {
+        "image.digest": '"sha256:' + "a" * 64 + '"',
+        "evidence.existingClaim": '"evidence"',
+    },
+}
+
+
+def container(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    spec = one(manifests, "Deployment")["spec"]["template"]["spec"]
+    (operator,) = spec["containers"]
+    result: dict[str, Any] = operator
+    return result
+
+
+def args_namespaces(args: list[str]) -> list[str]:
+    return [args[i + 1] for i, a in enumerate(args) if a == "--namespace"]
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_helm_lint_strict(name: str) -> None:
+    result = helm("lint", "--strict", str(CHART), *set_flags(VALUE_SETS[name]))
+    assert "0 chart(s) failed" in result.stdout
+    assert "[WARNING]" not in result.stdout
+    assert "[ERROR]" not in result.stdout
+
+
+def test_defaults_one_replica_recreate_security_resources_probe() -> None:
+    manifests = render()
+    deployment = one(manifests, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 65532
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    operator = container(manifests)
+    security = operator["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert set(operator["resources"]) == {"requests", "limits"}
+    assert "memory" in operator["resources"]["limits"]
+    probe = operator["livenessProbe"]["httpGet"]
+    assert probe == {"path": "/healthz", "port": "health"}
+    (port,) = operator["ports"]
+    assert port["name"] == "health"
+    assert operator["args"] == [
+        "run",
+        "--liveness",
+        f"http://0.0.0.0:{port['containerPort']}/healthz",
+    ]
+    mounts = {m["mountPath"] for m in operator["volumeMounts"]}
+    assert "/tmp" in mounts  # Tesseract writes scratch files; the root filesystem is read-only
+    assert pod["serviceAccountName"] == one(manifests, "ServiceAccount")["metadata"]["name"]
+    assert of_kind(manifests, "ServiceMonitor", "Service") == []
+
+
+def test_cluster_scope_binds_a_cluster_role_to_the_service_account() -> None:
+    manifests = render("ir", "ops")
+    assert of_kind(manifests, "Role", "RoleBinding") == []
+    bindings = of_kind(manifests, "ClusterRoleBinding")
+    assert {b["roleRef"]["name"] for b in bindings} == {
+        r["metadata"]["name"] for r in of_kind(manifests, "ClusterRole")
+    }
+    for binding in bindings:
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "ir-imagerollout", "namespace": "ops"}
+        ]
+    discovery = one(
+        [m for m in manifests if m["metadata"]["name"].endswith("-discovery")], "ClusterRole"
+    )
+    # Watching every namespace, kopf does not list namespaces.
+    assert {r["resources"][0] for r in discovery["rules"]} == {"customresourcedefinitions"}
+
+
+def test_namespace_scope_roles_in_each_watched_namespace_and_matching_args() -> None:
+    manifests = render("ir", "ops", VALUE_SETS["namespace-scope"])
+    roles = of_kind(manifests, "Role")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["models", "staging"]
+    assert sorted(b["metadata"]["namespace"] for b in of_kind(manifests, "RoleBinding")) == [
+        "models",
+        "staging",
+    ]
+    assert args_namespaces(container(manifests)["args"]) == ["models", "staging"]
+    (cluster_role,) = of_kind(manifests, "ClusterRole")
+    verbs = {v for rule in cluster_role["rules"] for v in rule["verbs"]}
+    assert verbs == {"list", "watch"}, "the only cluster-wide grant is read-only discovery"
+
+
+def test_namespace_scope_defaults_to_the_release_namespace() -> None:
+    manifests = render("ir", "models", {"rbac.scope": '"namespace"'})
+    assert [r["metadata"]["namespace"] for r in of_kind(manifests, "Role")] == ["models"]
+    assert args_namespaces(container(manifests)["args"]) == ["models"]
+
+
+def test_no_discovery_renders_nothing_cluster_scoped() -> None:
+    manifests = render("ir", "models", VALUE_SETS["no-discovery"])
+    assert of_kind(manifests, "ClusterRole", "ClusterRoleBinding") == []
+    assert len(of_kind(manifests, "Role")) == 1
+
+
+def test_service_monitor_renders_when_enabled() -> None:
+    manifests = render("ir", "ops", VALUE_SETS["service-monitor"])
+    monitor = one(manifests, "ServiceMonitor")
+    service = one(manifests, "Service")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["r"] == "p"
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    pod_labels = one(manifests, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_digest_pin_and_evidence_claim() -> None:
+    manifests = render("ir", "ops", VALUE_SETS["pinned-digest-and-claim"])
+    assert container(manifests)["image"] == "ghcr.io/imagerollout/imagerollout@sha256:" + "a" * 64
+    volumes = {
+        v["name"]: v for v in one(manifests, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    }
+    assert volumes["evidence"]["persistentVolumeClaim"] == {"claimName": "evidence"}
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"replicaCount": "2"}, "replicaCount"),
+        ({"rbac.scope": '"everywhere"'}, "scope"),
+        ({"serviceMonitor.enable": "true"}, "enable"),  # a typo of `enabled`
+        ({"image.pullPolicy": '"Sometimes"'}, "pullPolicy"),
+        ({"health.port": '"8080"'}, "port"),
+        ({"watchNamespaces": '["Not_A_Namespace"]'}, "watchNamespaces"),
+        ({"image.digest": '"latest"'}, "digest"),
+        ({"resources.limits.memory": '"lots"'}, "memory"),
+    ],
+)
+def test_schema_rejects_bad_values(values: dict[str, str], complaint: str) -> None:
+    result = helm("template", "x", str(CHART), *set_flags(values), check=False)
+    assert result.returncode != 0, f"accepted {values}"
+    assert "values don't meet the specifications of the schema" in result.stderr
+    assert complaint in result.stderr
+
+
+def test_the_crd_is_the_generated_one() -> None:
+    link = CHART / "crds" / CRD_FILE
+    assert link.is_symlink(), "crds/ in the chart must stay a link to the generated CRD"
+    assert link.resolve() == (REPO_ROOT / "crds" / CRD_FILE).resolve()
+    rendered = render("x", "y", None, "--include-crds")
+    crd = one(rendered, "CustomResourceDefinition")
+    assert crd == yaml.safe_load((REPO_ROOT / "crds" / CRD_FILE).read_text())
+
+
+def test_helm_package_resolves_the_crd_link(tmp_path: Path) -> None:
+    helm("package", str(CHART), "--destination", str(tmp_path))
+    (archive,) = tmp_path.glob("imagerollout-*.tgz")
+    with tarfile.open(archive) as tar:
+        member = tar.getmember(f"imagerollout/crds/{CRD_FILE}")
+        assert member.isfile()
+        data = tar.extractfile(member)
+        assert data is not None
+        assert yaml.safe_load(data.read())["kind"] == "CustomResourceDefinition"
+        schema = tar.extractfile("imagerollout/values.schema.json")
+        assert schema is not None
+        assert json.load(schema)["additionalProperties"] is False
