@@ -145,12 +145,12 @@ def _substitute(ch: str, rate: float, rng: random.Random) -> str:
     pool = _UPPER if ch in _UPPER else _LOWER if ch in _LOWER else _DIGITS if ch in _DIGITS else ""
     if not pool or draw >= rate:
         return ch
-    candidates = [c for c in pool if c not in _look_alikes(ch)]
+    candidates = [c for c in pool if c not in look_alikes(ch)]
     return candidates[int(pick * len(candidates))]
 
 
 @functools.cache
-def _look_alikes(ch: str) -> frozenset[str]:
+def look_alikes(ch: str) -> frozenset[str]:
     similar = {ch, ch.lower(), ch.upper()}
     for group in _CONFUSABLE:
         if ch in group:
