@@ -4,8 +4,12 @@ Every test here may be checked after every pair without inflating its error rate
 docs/judge.md for the methods, their guarantees and their cost against Wald's SPRT.
 """
 
-from imagerollout.core.judge.binary import BinaryStats, binary_gate
-from imagerollout.core.judge.continuous import ContinuousStats, continuous_gate
+from imagerollout.core.judge.binary import BinaryStats, binary_gate, binary_verdict
+from imagerollout.core.judge.continuous import (
+    ContinuousStats,
+    continuous_gate,
+    continuous_verdict,
+)
 from imagerollout.core.judge.judge import judge, split_alpha
 from imagerollout.core.judge.types import GateResult, Outcome, Verdict
 
@@ -16,7 +20,9 @@ __all__ = [
     "Outcome",
     "Verdict",
     "binary_gate",
+    "binary_verdict",
     "continuous_gate",
+    "continuous_verdict",
     "judge",
     "split_alpha",
 ]

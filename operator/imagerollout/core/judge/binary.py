@@ -1,19 +1,23 @@
 """The paired binary gate: per image, did the expected text come out right on each arm?
 
-Pass (non-inferiority). H0: canary rate <= baseline rate - max_drop, tested with the betting
-confidence sequence of `betting`: Pass once its lower bound on the effect (canary - baseline)
-exceeds -max_drop. P(Pass | the canary is worse than tolerated) <= alpha at any stopping
-time. Concordant pairs count as evidence: identical arms pass after
-log(len(SHARES) / alpha) / -log(1 - max_drop) pairs (about 150-200 at max_drop 0.03).
+X = canary_ok - baseline_ok per pair, in {-1, 0, 1}; effect = E[X] = canary rate - baseline rate.
 
-Fail. H0: canary rate >= baseline rate (a good canary). Two tests share alpha:
-- `sprt`: a one-sided SPRT on discordant pairs tuned to a design drop, with an exactly
-  calibrated threshold, at (1 - FAIL_BROAD_SHARE) alpha. It is the fastest test with power one:
-  for 0.89 -> 0.61 it fails after about 29 pairs on average, against 23 for Wald's two-sided
-  SPRT, which buys its speed by accepting (giving up on) about 13% of such regressions.
-- the betting upper bound at FAIL_BROAD_SHARE alpha falling below -max_drop: this catches
-  any regression beyond tolerance, even one far smaller than the design drop.
-By the union bound P(Fail | canary as good as baseline) <= alpha, checked after every pair.
+Pass (non-inferiority). H0: effect <= -max_drop, tested with the betting confidence sequence
+of `betting`: Pass once its lower bound on the effect exceeds -max_drop.
+P(Pass | canary worse than tolerated) <= alpha at any stopping time. Concordant pairs count:
+identical arms pass after about log(6 / alpha) / -log(1 - max_drop) pairs (152 at
+max_drop 0.03 and alpha 0.05).
+
+Fail. H0: effect >= 0 (a canary as good as baseline). Two tests share alpha:
+- `sprt`: a power-one SPRT on discordant pairs tuned to a design drop, its threshold
+  calibrated exactly, at (1 - FAIL_BROAD_SHARE) alpha. For 0.89 -> 0.61 it fails after about
+  30 pairs on average, against 23 for Wald's SPRT, which is faster because it gives up
+  (accepts H0) on about 13% of such regressions. By default it mixes two designs: a large
+  drop (0.2) and twice the tolerance, so mid-sized regressions also fail in hundreds of pairs.
+- the betting upper bound at FAIL_BROAD_SHARE alpha falling below -max_drop: a backstop that
+  eventually catches any regression beyond tolerance, whatever the design.
+By the union bound P(Fail | effect >= 0) <= alpha, checked after every pair. Drops within
+tolerance fail more often than alpha but far less than real regressions (docs/judge.md).
 
 If both verdicts hold at once, Fail wins. Below min_samples the verdict is Inconclusive.
 """
@@ -29,6 +33,7 @@ from imagerollout.core.judge.types import GateResult, Verdict
 FAIL_BROAD_SHARE = 0.05
 DEFAULT_DESIGN_DROP = 0.2
 DEFAULT_DESIGN_BASELINE = 0.9
+SMALL_DESIGN_WEIGHT = 0.2
 
 
 @dataclass(frozen=True)
@@ -67,21 +72,50 @@ def binary_gate(
 ) -> GateResult:
     """Verdict for one binary gate; see the module docstring for the tests and guarantees.
 
-    design_drop: the drop to detect fastest (default max(0.2, 2 max_drop)); design_baseline:
-    the baseline rate assumed when turning it into a bet (fix it before sampling starts).
+    design_drop: the drop to detect fastest; None mixes 0.2 and 2 x max_drop (`fast_bets`).
+    design_baseline: the baseline rate assumed to turn drops into bets; fix it before
+    sampling starts (for example from the measured OCR ceiling), never from the same pairs.
     """
     _check(stats, max_drop, alpha, min_samples)
-    design = design_drop if design_drop is not None else max(DEFAULT_DESIGN_DROP, 2 * max_drop)
-    verdict, why = _verdict(stats, max_drop, alpha, min_samples, design, design_baseline)
+    bets = fast_bets(max_drop, design_drop, design_baseline)
+    verdict, why = _decide(stats, max_drop, alpha, min_samples, bets)
     return _result(gate, stats, alpha, verdict, why)
 
 
-def fails_fast(
-    stats: BinaryStats, alpha: float, design_drop: float, design_baseline: float
-) -> bool:
-    lam = sprt.design_lambda(design_drop, design_baseline)
-    threshold = sprt.fail_threshold(lam, (1.0 - FAIL_BROAD_SHARE) * alpha)
-    return sprt.log_lr(stats.baseline_only, stats.canary_only, lam) >= threshold
+def binary_verdict(
+    stats: BinaryStats,
+    max_drop: float,
+    alpha: float,
+    min_samples: int,
+    design_drop: float | None = None,
+    *,
+    design_baseline: float = DEFAULT_DESIGN_BASELINE,
+) -> Verdict:
+    """binary_gate's verdict alone, without the bounds: cheap enough for simulations."""
+    _check(stats, max_drop, alpha, min_samples)
+    bets = fast_bets(max_drop, design_drop, design_baseline)
+    return _decide(stats, max_drop, alpha, min_samples, bets)[0]
+
+
+def fast_bets(max_drop: float, design_drop: float | None, design_baseline: float) -> sprt.Bets:
+    """The SPRT family: the given design alone, or a large drop mixed with 2 x max_drop."""
+    if not 0.0 < design_baseline < 1.0:
+        raise ValueError(f"design_baseline must be in (0, 1), got {design_baseline}")
+    if design_drop is not None:
+        if not 0.0 < design_drop < 1.0:
+            raise ValueError(f"design_drop must be in (0, 1), got {design_drop}")
+        return ((sprt.design_lambda(design_drop, design_baseline), 1.0),)
+    big = sprt.design_lambda(DEFAULT_DESIGN_DROP, design_baseline)
+    small_drop = max(2 * max_drop, 0.04)
+    if small_drop > 0.6 * DEFAULT_DESIGN_DROP:
+        return ((sprt.design_lambda(max(DEFAULT_DESIGN_DROP, small_drop), design_baseline), 1.0),)
+    small = sprt.design_lambda(small_drop, design_baseline)
+    return ((big, 1.0 - SMALL_DESIGN_WEIGHT), (small, SMALL_DESIGN_WEIGHT))
+
+
+def fails_fast(stats: BinaryStats, alpha: float, bets: sprt.Bets) -> bool:
+    threshold = sprt.fail_threshold(bets, (1.0 - FAIL_BROAD_SHARE) * alpha)
+    return sprt.score(stats.baseline_only, stats.canary_only, bets) >= threshold
 
 
 def fails_beyond_tolerance(stats: BinaryStats, max_drop: float, alpha: float) -> bool:
@@ -95,17 +129,16 @@ def passes(stats: BinaryStats, max_drop: float, alpha: float) -> bool:
     return capital >= math.log(1.0 / alpha)
 
 
-def _verdict(
+def _decide(
     stats: BinaryStats,
     max_drop: float,
     alpha: float,
     min_samples: int,
-    design: float,
-    design_baseline: float,
+    bets: sprt.Bets,
 ) -> tuple[Verdict, str]:
     if stats.n < min_samples or stats.n == 0:
         return Verdict.INCONCLUSIVE, f"{max(min_samples - stats.n, 1)} more pairs before a verdict"
-    if fails_fast(stats, alpha, design, design_baseline):
+    if fails_fast(stats, alpha, bets):
         return Verdict.FAIL, f"{stats.baseline_only} vs {stats.canary_only} discordant pairs"
     if fails_beyond_tolerance(stats, max_drop, alpha):
         return Verdict.FAIL, f"more than {max_drop:g} below baseline"
@@ -133,5 +166,8 @@ def _check(stats: BinaryStats, max_drop: float, alpha: float, min_samples: int) 
     if min_samples < 0:
         raise ValueError(f"min_samples must be >= 0, got {min_samples}")
     parts = stats.both + stats.baseline_only + stats.canary_only + stats.neither
-    if parts != stats.n or min(stats.n, stats.both, stats.baseline_only, stats.canary_only) < 0:
+    if (
+        parts != stats.n
+        or min(stats.both, stats.baseline_only, stats.canary_only, stats.neither) < 0
+    ):
         raise ValueError(f"inconsistent counts: {stats}")

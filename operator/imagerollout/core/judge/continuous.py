@@ -55,7 +55,7 @@ def continuous_gate(
     _check(stats, max_worsening, alpha, min_samples, scale)
     lower = bernstein.lower_bound(stats.n, stats.mean_d, stats.m2_d, scale, alpha)
     upper = bernstein.upper_bound(stats.n, stats.mean_d, stats.m2_d, scale, alpha)
-    verdict, why = _verdict(stats, max_worsening, alpha, min_samples, higher_is_better, scale)
+    verdict, why = _decide(stats, max_worsening, alpha, min_samples, higher_is_better, scale)
     reason = (
         f"canary {stats.mean_c:.4g} vs baseline {stats.mean_b:.4g}, "
         f"{verdict} after {stats.n} pairs ({why})"
@@ -65,7 +65,20 @@ def continuous_gate(
     )
 
 
-def _verdict(
+def continuous_verdict(
+    stats: ContinuousStats,
+    max_worsening: float,
+    alpha: float,
+    min_samples: int,
+    higher_is_better: bool,
+    scale: float,
+) -> Verdict:
+    """continuous_gate's verdict alone, without the bounds: cheap enough for simulations."""
+    _check(stats, max_worsening, alpha, min_samples, scale)
+    return _decide(stats, max_worsening, alpha, min_samples, higher_is_better, scale)[0]
+
+
+def _decide(
     stats: ContinuousStats,
     max_worsening: float,
     alpha: float,
