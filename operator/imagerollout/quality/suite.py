@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-SUITE_VERSION = "imagerollout.dev/suite-v1"
+SUITE_VERSION: Final = "imagerollout.dev/suite-v1"
 DEFAULT_SUITE_RESOURCE = "default_suite.yaml"
 
 _NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
