@@ -111,6 +111,15 @@ def drip(handler: BaseHTTPRequestHandler) -> None:
         time.sleep(0.05)
 
 
+def stall_mid_body(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Length", "100000")
+    handler.end_headers()
+    handler.wfile.write(b'{"data": [{"b64_json": "')
+    handler.wfile.flush()
+    time.sleep(3)  # headers and a little body, then silence
+
+
 def stream_without_length(handler: BaseHTTPRequestHandler) -> None:
     send(handler, 200, b'{"data": [{"b64_json": "' + b"A" * (2 * 1024 * 1024), content_length=False)
 
@@ -137,6 +146,7 @@ CASES: dict[str, Reply] = {
     "redirect": reply(302, b"", {"Location": "/good/v1/images/generations"}),
     "slow": slow,
     "drip": drip,
+    "stall-body": stall_mid_body,
     "garbage": reply(200, b"<html>this is not json</html>"),
     "no-data": reply(200, b'{"data": []}'),
     "url-only": reply(200, b'{"data": [{"url": "http://example.invalid/a.png"}]}'),
@@ -286,6 +296,17 @@ def test_dripping_server_hits_the_overall_deadline(server: str) -> None:
     result = generate(server, "drip", timeout_s=0.5)
     assert (result.image, result.error) == (None, "timeout")
     assert result.latency_s < 2
+
+
+def test_server_stalling_mid_body_times_out(server: str) -> None:
+    result = generate(server, "stall-body", timeout_s=0.5)
+    assert (result.image, result.error) == (None, "timeout")
+    assert result.latency_s < 1.5
+
+
+def test_client_settings_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        ImagesClient("http://127.0.0.1:1", timeout_s=0)
 
 
 def test_connection_closed_mid_body_is_a_failed_sample(server: str) -> None:
