@@ -18,11 +18,23 @@ kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/d
 kubectl -n "$ns" delete imr imagegen --ignore-not-found --wait=true >/dev/null
 kubectl -n "$ns" delete deploy imagegen --ignore-not-found --wait=true >/dev/null
 
-say "starting the operator (log: $logs/operator.log)"
-IMAGEROLLOUT_INTERVAL_SECONDS=1 .venv/bin/imagerollout run --namespace "$ns" \
+say "starting the operator (log: $logs/operator.log) and two demo model servers"
+IMAGEROLLOUT_INTERVAL_SECONDS=1 IMAGEROLLOUT_ENDPOINT_ALLOWLIST='http://127.0.0.1:*' \
+  .venv/bin/imagerollout run --namespace "$ns" \
   --liveness http://127.0.0.1:0/healthz >"$logs/operator.log" 2>&1 &
 operator=$!
-trap 'kill $operator 2>/dev/null || true; kill ${watcher:-} 2>/dev/null || true' EXIT
+pids=("$operator")
+trap 'kill "${pids[@]}" ${watcher:-} 2>/dev/null || true' EXIT
+serve() { # port, knobs...: a demo model server (OpenAI Images API) on loopback
+  local port=$1; shift
+  .venv/bin/python -m imagerollout.demo_server --port "$port" "$@" >>"$logs/models.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done
+  echo "demo server on $port did not start; see $logs/models.log" >&2; exit 1
+}
+stop_models() { pkill -f "imagerollout.demo_server --port 1808" 2>/dev/null || true; }
+stop_models
+serve 18081 --model-name v1
 
 say "deploying model v1, its HTTPRoute and the rollout"
 kubectl -n "$ns" apply -f demo/imagegen.yaml -f demo/rollout.yaml
@@ -39,6 +51,30 @@ kill "$watcher" 2>/dev/null || true
 say "the story in events (kubectl get events)"
 kubectl -n "$ns" get events --field-selector involvedObject.kind=ImageModelRollout \
   --sort-by=.eventTime -o custom-columns=REASON:.reason,MESSAGE:.message
+say "part 2: quality gates. A canary that garbles logos is caught at stage 0 (0% traffic)"
+serve 18082 --model-name v3 --substitution-rate 0.5 --regress-stratum logos
+kubectl -n "$ns" apply -f demo/rollout-gated.yaml >/dev/null
+kubectl -n "$ns" set image deployment/imagegen model=registry.example/imagegen:v3 >/dev/null
+kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.phase}'=Degraded --timeout=300s >/dev/null
+kubectl -n "$ns" get imr imagegen -o jsonpath='{.status.message}{"\n"}'
+say "the failing gates, worst first (status.analysis.gates)"
+kubectl -n "$ns" get imr imagegen -o jsonpath='{range .status.analysis.gates[*]}{.gate}{"\t"}{.verdict}{"\tbaseline "}{.baseline}{"\tcanary "}{.canary}{"\tpairs "}{.samples}{"\n"}{end}'
+say "before/after snapshot (status.analysis.snapshot) and the evidence on disk"
+kubectl -n "$ns" get imr imagegen -o jsonpath='{.status.analysis.snapshot}{"\n"}'
+evidence=$(kubectl -n "$ns" get imr imagegen -o jsonpath='{.status.analysis.evidence}')
+echo "$evidence: $(ls "$evidence" | wc -l) files, e.g. $(ls "$evidence" | grep canary.png | head -2 | tr '\n' ' ')"
+
+say "a good canary (same quality) passes every gate and is promoted"
+pkill -f "demo_server --port 18082" || true
+serve 18082 --model-name v4
+kubectl -n "$ns" set image deployment/imagegen model=registry.example/imagegen:v4 >/dev/null
+kubectl -n "$ns" get imr imagegen -w &
+watcher=$!
+kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.phase}'=Succeeded --timeout=600s >/dev/null
+sleep 1
+kill "$watcher" 2>/dev/null || true
+kubectl -n "$ns" get imr imagegen -o jsonpath='{range .status.analysis.gates[*]}{.gate}{"\t"}{.verdict}{"\tpairs "}{.samples}{"\n"}{end}'
+
 say "HTTPRoute weights now"
 kubectl -n "$ns" get httproute imagegen -o jsonpath='{range .spec.rules[0].backendRefs[*]}{.name}={.weight}{"  "}{end}{"\n"}'
 say "done; the cluster keeps running (make cluster-down stops it)"

@@ -81,6 +81,7 @@ class Knobs:
     substitution_rate: float = 0.0
     drop_words: float = 0.0
     blur: float = 0.0
+    noise_seed: int = 0  # two servers with other noise seeds damage different letters (A/A)
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,7 @@ def render(prompt: str, seed: int, width: int, height: int, knobs: Knobs = Knobs
         _texture(draw, rng, (0, bottom_band + 8, width, height))
         margin = max(16, width // 12)
         area = (margin, top_band + margin // 2, width - margin, bottom_band - margin // 2)
-        shown = degrade_text(text, knobs, _rng("degrade", prompt, seed))
+        shown = degrade_text(text, knobs, _rng("degrade", prompt, seed, knobs.noise_seed))
         _draw_text(draw, rng, text, shown, area)
     if knobs.blur > 0:
         image = image.filter(ImageFilter.GaussianBlur(knobs.blur))
@@ -420,6 +421,9 @@ def _parser() -> argparse.ArgumentParser:
         "--image-cost", type=_non_negative, default=None, help="value of the x-image-cost header"
     )
     parser.add_argument(
+        "--noise-seed", type=int, default=0, help="decorrelates the damage of equal-knob servers"
+    )
+    parser.add_argument(
         "--regress-stratum", default=None, help="apply image knobs only to this stratum's prompts"
     )
     parser.add_argument(
@@ -444,7 +448,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[ServerConfig, s
         )
     config = ServerConfig(
         model_name=args.model_name,
-        knobs=Knobs(args.substitution_rate, args.drop_words, args.blur),
+        knobs=Knobs(args.substitution_rate, args.drop_words, args.blur, args.noise_seed),
         latency_ms=args.latency_ms,
         error_rate=args.error_rate,
         image_cost=args.image_cost,

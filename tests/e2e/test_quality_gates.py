@@ -115,10 +115,10 @@ def test_a_good_canary_passes_every_gate_and_is_promoted(env: RolloutEnv, tmp_pa
 def test_an_aa_rollout_with_independent_noise_is_not_rolled_back(
     env: RolloutEnv, tmp_path: Path
 ) -> None:
-    noise = ("--substitution-rate", "0.03")
+    noise = ("--substitution-rate", "0.01")
     with (
-        demo_server(tmp_path, "baseline", *noise, "--model-name", "a") as baseline,
-        demo_server(tmp_path, "canary", *noise, "--model-name", "b") as canary,
+        demo_server(tmp_path, "baseline", *noise, "--noise-seed", "1") as baseline,
+        demo_server(tmp_path, "canary", *noise, "--noise-seed", "2") as canary,
     ):
         deploy_with_analysis(env, analysis(baseline, canary, tmp_path / "evidence", maxSamples=160))
         env.set_model("v2")
