@@ -15,9 +15,14 @@ FROM python:3.11-slim-bookworm
 LABEL org.opencontainers.image.title="imagerollout" \
       org.opencontainers.image.description="Kubernetes operator: canary rollouts of image-generation models"
 # Tesseract (with its English model) for the OCR quality gate; pinned to Debian bookworm's build.
+# A passwd entry for the numeric user: kopf names itself after it (getpass.getuser()) unless
+# POD_ID is set, as the Helm chart does.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tesseract-ocr=5.3.0-2 \
-    && rm -rf /var/lib/apt/lists/*
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 65532 imagerollout \
+    && useradd --system --uid 65532 --gid 65532 --home-dir /tmp --no-create-home \
+       --shell /usr/sbin/nologin imagerollout
 # The wheels are bind-mounted from the build stage, so they never land in a layer.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m venv /opt/imagerollout \

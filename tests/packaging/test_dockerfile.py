@@ -68,6 +68,8 @@ def test_runtime_stage_runs_as_numeric_non_root_with_safe_path_and_tesseract() -
     assert int(uid) > 0, user
     assert gid.isdigit(), user
     assert int(gid) > 0, user
+    # kopf asks getpass.getuser() for its identity: the numeric user needs a passwd entry.
+    assert f"useradd --system --uid {uid} --gid {gid}" in " ".join(runtime.all("RUN"))
     env = " ".join(runtime.all("ENV"))
     assert "PYTHONSAFEPATH=1" in env
     assert re.search(
