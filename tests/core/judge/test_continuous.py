@@ -80,6 +80,7 @@ def test_reason_carries_the_numbers() -> None:
         pytest.param({"max_worsening": -0.1}, "max_worsening", id="worsening"),
         pytest.param({"min_samples": -1}, "min_samples", id="min-samples"),
         pytest.param({"stats": constant(3, 0.0, 2.0)}, "outside", id="beyond-scale"),
+        pytest.param({"stats": constant(3, 0.0, math.nan)}, "finite", id="nan"),
     ],
 )
 def test_invalid_input_is_rejected(kwargs: dict[str, object], error: str) -> None:
@@ -94,6 +95,11 @@ def test_invalid_input_is_rejected(kwargs: dict[str, object], error: str) -> Non
     }
     with pytest.raises(ValueError, match=error):
         continuous_gate(**{**args, **kwargs})  # type: ignore[arg-type]
+
+
+def test_add_refuses_non_finite_scores() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        ContinuousStats().add(0.5, math.inf)
 
 
 def test_add_clips_differences_to_the_scale() -> None:

@@ -29,6 +29,8 @@ class ContinuousStats:
     m2_d: float = 0.0
 
     def add(self, baseline: float, canary: float, *, scale: float | None = None) -> ContinuousStats:
+        if not (math.isfinite(baseline) and math.isfinite(canary)):
+            raise ValueError(f"scores must be finite, got {baseline} and {canary}")
         diff = canary - baseline
         if scale is not None:
             diff = min(max(diff, -scale), scale)
@@ -110,5 +112,8 @@ def _check(
             f"need scale > 0, max_worsening >= 0, min_samples >= 0: {scale}, "
             f"{max_worsening}, {min_samples}"
         )
+    values = (stats.mean_b, stats.mean_c, stats.mean_d, stats.m2_d)
+    if not all(map(math.isfinite, values)):
+        raise ValueError(f"stats must be finite: {stats}")
     if stats.n < 0 or stats.m2_d < 0.0 or abs(stats.mean_d) > scale * (1 + 1e-9):
         raise ValueError(f"differences outside [-{scale}, {scale}] or bad stats: {stats}")
