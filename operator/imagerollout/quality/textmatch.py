@@ -89,3 +89,21 @@ def levenshtein(a: str, b: str) -> int:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost))
         previous = current
     return previous[-1]
+
+
+def substring_ned(expected: str, text: str) -> float:
+    """Edit distance from `expected` to its closest stretch of `text`, over len(expected).
+
+    0 when `text` contains `expected` exactly (OCR of surrounding clutter costs nothing),
+    1 when nothing of it is there. 0 for an empty `expected`.
+    """
+    if not expected:
+        return 0.0
+    previous = [0] * (len(text) + 1)  # a match may start anywhere in `text`
+    for i, char_e in enumerate(expected, start=1):
+        current = [i]
+        for j, char_t in enumerate(text, start=1):
+            cost = 0 if char_e == char_t else 1
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost))
+        previous = current
+    return min(previous) / len(expected)
