@@ -144,6 +144,19 @@ def test_digest_pin_and_evidence_claim() -> None:
     assert volumes["evidence"]["persistentVolumeClaim"] == {"claimName": "evidence"}
 
 
+def test_quality_gate_settings_reach_the_operator() -> None:
+    patterns = ["http://*.models.svc:8080/*", "https://images.example/*"]
+    values = {
+        "qualityGates.ocrWorkers": "4",
+        "qualityGates.endpointAllowlist": json.dumps(patterns),
+    }
+    env = {e["name"]: e.get("value") for e in container(render("ir", "ops", values))["env"]}
+    assert env["IMAGEROLLOUT_OCR_WORKERS"] == "4"
+    assert env["IMAGEROLLOUT_ENDPOINT_ALLOWLIST"].split(",") == patterns
+    defaults = {e["name"] for e in container(render())["env"]}
+    assert "IMAGEROLLOUT_ENDPOINT_ALLOWLIST" not in defaults  # only the in-cluster Services
+
+
 @pytest.mark.parametrize(
     ("values", "complaint"),
     [
@@ -155,6 +168,7 @@ def test_digest_pin_and_evidence_claim() -> None:
         ({"watchNamespaces": '["Not_A_Namespace"]'}, "watchNamespaces"),
         ({"image.digest": '"latest"'}, "digest"),
         ({"resources.limits.memory": '"lots"'}, "memory"),
+        ({"qualityGates.endpointAllowlist": '["a,b"]'}, "endpointAllowlist"),
     ],
 )
 def test_schema_rejects_bad_values(values: dict[str, str], complaint: str) -> None:

@@ -61,8 +61,9 @@ app.kubernetes.io/component: operator
 What the operator calls, and nothing more: kopf lists, watches and patches (annotations,
 finalizer) the rollouts; the reconciler (operator/imagerollout/kube/client.py) gets and creates
 Deployments and Services, updates the primary Deployment and the HTTPRoute, scales the target
-(patch), patches rollout status and posts Events. tests/e2e/test_rbac.py records every request
-of a full rollout and checks that each rule here is used.
+(patch), patches rollout status, posts Events and reads the suite ConfigMap of a rollout with
+quality gates. tests/e2e/test_rbac.py records every request of a full rollout and checks that
+each rule here is used.
 */}}
 {{- define "imagerollout.rules" -}}
 - apiGroups: [imagerollout.dev]
@@ -88,4 +89,8 @@ of a full rollout and checks that each rule here is used.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+# The validation suite named by spec.analysis.suite.configMapRef (quality gates only).
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get]
 {{- end -}}
