@@ -23,20 +23,23 @@ def _fold_char(ch: str) -> str:
     return " " if category[0] in _SPACE_CATEGORIES else ch
 
 
+# Placement attempts before words_found gives up (and answers False) on adversarial text.
+SEARCH_BUDGET = 20_000
+
+
 def words_found(expected: str, text: str) -> bool:
     """True when every expected word occurs in the OCR text after normalization.
 
     Matching ignores spaces, so OCR that splits a word ("RESTAU RANT") or joins
-    words ("OPEN24") still matches. Each stretch of OCR text satisfies at most one
+    words ("OPEN24") still matches. Each stretch of OCR text serves at most one
     expected word, so a repeated word must be read as often as it is expected.
     """
-    haystack = _Haystack(normalize(text).split())
     words = sorted(normalize(expected).split(), key=len, reverse=True)
-    return all(haystack.consume(word) for word in words)
+    return _Placement(normalize(text).split()).place(words)
 
 
-class _Haystack:
-    """The OCR tokens joined without spaces, with token boundaries and used spans."""
+class _Placement:
+    """Backtracking search for disjoint places of the words in the spaceless OCR text."""
 
     def __init__(self, tokens: Sequence[str]) -> None:
         self.text = "".join(tokens)
@@ -46,26 +49,38 @@ class _Haystack:
         for token in tokens:
             position += len(token)
             self.boundaries.add(position)
+        self.budget = SEARCH_BUDGET
 
-    def consume(self, word: str) -> bool:
-        """Mark the best free occurrence of `word` used; False when there is none."""
-        starts = [s for s in self._occurrences(word) if not any(self.used[s : s + len(word)])]
-        if not starts:
-            return False
-        best = max(starts, key=lambda s: self._alignment(s, s + len(word)))
-        self.used[best : best + len(word)] = [True] * len(word)
-        return True
+    def place(self, words: Sequence[str], min_start: int = 0) -> bool:
+        """Place `words` (longest first); an equal next word goes after this one."""
+        if not words:
+            return True
+        word, rest = words[0], words[1:]
+        for start in self._candidates(word, min_start):
+            self.budget -= 1
+            if self.budget < 0:
+                return False
+            self._mark(start, len(word), True)
+            following = start + 1 if rest and rest[0] == word else 0
+            if self.place(rest, following):
+                return True
+            self._mark(start, len(word), False)
+        return False
 
-    def _occurrences(self, word: str) -> list[int]:
+    def _candidates(self, word: str, min_start: int) -> list[int]:
+        """Free occurrences, those aligned with OCR token boundaries first."""
         starts: list[int] = []
-        index = self.text.find(word)
+        index = self.text.find(word, min_start)
         while index >= 0:
-            starts.append(index)
+            if not any(self.used[index : index + len(word)]):
+                starts.append(index)
             index = self.text.find(word, index + 1)
-        return starts
+        return sorted(starts, key=lambda s: -self._alignment(s, s + len(word)))
+
+    def _mark(self, start: int, length: int, used: bool) -> None:
+        self.used[start : start + length] = [used] * length
 
     def _alignment(self, start: int, end: int) -> int:
-        """Prefer occurrences that start and end on OCR token boundaries."""
         return int(start in self.boundaries) + int(end in self.boundaries)
 
 
