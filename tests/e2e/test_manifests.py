@@ -1,42 +1,103 @@
-"""The kustomize base applies for real, and its RBAC grants what the operator calls."""
+"""The kustomize base and the examples apply for real, and the base's RBAC is least privilege.
+
+(tests/e2e/test_rbac.py runs the operator with these rules; this checks what `kubectl apply -k`
+installs, through impersonation of the base's ServiceAccount.)
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import REPO_ROOT, Cluster
+from tests.e2e.helpers import REPO_ROOT, Cluster, wait_for
 
 pytestmark = pytest.mark.e2e
 SA = "system:serviceaccount:imagerollout-system:imagerollout"
+MANIFESTS = REPO_ROOT / "manifests"
 
 
-def can_i(cluster: Cluster, verb: str, resource: str, namespace: str = "default") -> bool:
-    result = cluster.kubectl(
-        "auth", "can-i", verb, resource, "-n", namespace, f"--as={SA}", check=False
-    )
+def can_i(cluster: Cluster, verb: str, resource: str, *where: str) -> bool:
+    scope = list(where) or ["-n", "default"]
+    result = cluster.kubectl("auth", "can-i", verb, resource, *scope, f"--as={SA}", check=False)
     return result.stdout.strip() == "yes"
 
 
-def test_kustomize_base_applies_and_grants_only_what_the_operator_needs(cluster: Cluster) -> None:
-    cluster.kubectl(
-        "apply", "--server-side", "--force-conflicts", "-k", str(REPO_ROOT / "manifests")
-    )
+@pytest.fixture(scope="module")
+def base(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(MANIFESTS))
+
+
+def test_kustomize_base_applies(cluster: Cluster, base: None) -> None:
     deployment = cluster.get_json("-n", "imagerollout-system", "deployment", "imagerollout")
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert deployment["spec"]["replicas"] == 1
+    crd = cluster.get_json("crd", "imagemodelrollouts.imagerollout.dev")
+    assert crd["metadata"]["labels"]["app.kubernetes.io/part-of"] == "imagerollout"
 
-    for verb, resource in [
+
+@pytest.mark.parametrize(
+    ("verb", "resource"),
+    [
         ("patch", "imagemodelrollouts.imagerollout.dev/status"),
         ("watch", "imagemodelrollouts.imagerollout.dev"),
+        ("patch", "imagemodelrollouts.imagerollout.dev"),
         ("update", "httproutes.gateway.networking.k8s.io"),
         ("create", "deployments.apps"),
+        ("update", "deployments.apps"),
         ("create", "services"),
         ("create", "events"),
-    ]:
-        assert can_i(cluster, verb, resource), f"operator cannot {verb} {resource}"
-    for verb, resource in [
+        ("get", "configmaps"),
+    ],
+)
+def test_base_grants_what_the_operator_calls(
+    cluster: Cluster, base: None, verb: str, resource: str
+) -> None:
+    assert can_i(cluster, verb, resource), f"operator cannot {verb} {resource}"
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource"),
+    [
         ("get", "secrets"),
+        ("list", "configmaps"),
         ("delete", "deployments.apps"),
+        ("list", "deployments.apps"),
         ("delete", "httproutes.gateway.networking.k8s.io"),
+        ("create", "httproutes.gateway.networking.k8s.io"),
+        ("delete", "services"),
         ("create", "pods"),
-    ]:
-        assert not can_i(cluster, verb, resource), f"operator may {verb} {resource}"
+        ("update", "imagemodelrollouts.imagerollout.dev"),
+        ("delete", "imagemodelrollouts.imagerollout.dev"),
+    ],
+)
+def test_base_grants_nothing_else(cluster: Cluster, base: None, verb: str, resource: str) -> None:
+    assert not can_i(cluster, verb, resource), f"operator may {verb} {resource}"
+
+
+def test_base_cluster_scope_is_read_only_discovery(cluster: Cluster, base: None) -> None:
+    crds = "customresourcedefinitions.apiextensions.k8s.io"
+    assert can_i(cluster, "watch", crds, "--all-namespaces")
+    assert not can_i(cluster, "get", "nodes", "--all-namespaces")
+    assert not can_i(cluster, "update", crds, "--all-namespaces")
+    assert not can_i(cluster, "list", "namespaces", "--all-namespaces")
+
+
+def test_examples_apply_into_a_namespace(cluster: Cluster, crd: None, namespace: str) -> None:
+    cluster.kubectl("apply", "-n", namespace, "-k", str(MANIFESTS / "examples"))
+    rollout = cluster.get_json("-n", namespace, "imr", "imagegen")
+    assert rollout["spec"]["analysis"]["suite"]["configMapRef"]["name"] == "imagegen-suite"
+    # Defaults from the CRD schema were applied by the API server.
+    assert rollout["spec"]["analysis"]["alpha"] == "0.05"
+    suite = cluster.get_json("-n", namespace, "configmap", "imagegen-suite")
+    assert "imagerollout.dev/suite-v1" in suite["data"]["suite.yaml"]
+    wait_for(
+        lambda: (
+            cluster.get_json("-n", namespace, "deployment", "imagegen")
+            .get("status", {})
+            .get("readyReplicas")
+            == 2
+        ),
+        60,
+        0.3,
+        "the example model's pods (kwok) to be ready",
+    )
+    assert cluster.get_json("-n", namespace, "httproute", "imagegen")["spec"]["rules"]
