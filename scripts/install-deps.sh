@@ -25,3 +25,4 @@ if [ ! -f "$stamp" ] || [ "$root/constraints.txt" -nt "$stamp" ] || [ "$root/pyp
   "$root/.venv/bin/pip" install -q -c "$root/constraints.txt" -e "$root[dev]"
   touch "$stamp"
 fi
+"$root/scripts/build-helm.sh" >/dev/null  # helm for the chart tests (built once from its Go module, then cached)
