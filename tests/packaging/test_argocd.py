@@ -14,6 +14,8 @@ from lupa import lua51  # type: ignore[import-untyped]
 from imagerollout.api.v1alpha1 import Phase
 from imagerollout.cli import CONTROLS
 from imagerollout.core import reasons
+from tests.packaging.argocd_cm import PATCH_FILE
+from tests.packaging.argocd_cm import render as render_cm
 from tests.packaging.argocd_lua import (
     ACTIONS,
     CUSTOMIZATION,
@@ -185,3 +187,37 @@ def test_a_wrong_health_script_fails_its_cases(tmp_path: Path) -> None:
     script.write_text(broken)
     obj = load(CUSTOMIZATION / "testdata" / "paused_manual.yaml")
     assert run_script(script, obj)["status"] == "Progressing" != health(obj)["status"]
+
+
+def test_the_argocd_cm_patch_is_generated_from_the_lua_files() -> None:
+    assert PATCH_FILE.read_text() == render_cm(), (
+        "argocd/argocd-cm-patch.yaml is stale: "
+        ".venv/bin/python -m tests.packaging.argocd_cm > argocd/argocd-cm-patch.yaml"
+    )
+    data = yaml.safe_load(PATCH_FILE.read_text())["data"]
+    key = "imagerollout.dev_ImageModelRollout"
+    assert (
+        data[f"resource.customizations.health.{key}"] == (CUSTOMIZATION / "health.lua").read_text()
+    )
+    actions = yaml.safe_load(data[f"resource.customizations.actions.{key}"])
+    assert actions["discovery.lua"] == (ACTIONS / "discovery.lua").read_text()
+    assert [d["name"] for d in actions["definitions"]] == ACTION_NAMES
+
+
+def test_the_application_example_ignores_what_the_operator_owns() -> None:
+    app = yaml.safe_load((CUSTOMIZATION.parents[2] / "application-example.yaml").read_text())
+    examples = {
+        (m["kind"], m["metadata"]["name"]): m
+        for path in (CUSTOMIZATION.parents[3] / "manifests" / "examples").glob("*.yaml")
+        for m in yaml.safe_load_all(path.read_text())
+        if m and "kind" in m and m["kind"] != "Kustomization"
+    }
+    ignored = {(e["kind"], e["name"]): e for e in app["spec"]["ignoreDifferences"]}
+    assert set(ignored) == {("Deployment", "imagegen"), ("HTTPRoute", "imagegen")}
+    assert set(ignored) <= set(examples)
+    assert ignored[("Deployment", "imagegen")]["jsonPointers"] == ["/spec/replicas"]
+    (expression,) = ignored[("HTTPRoute", "imagegen")]["jqPathExpressions"]
+    rollout = examples[("ImageModelRollout", "imagegen")]
+    for arm in ("primary", "canary"):
+        assert f'"{rollout["spec"]["targetRef"]["name"]}-{arm}"' in expression
+    assert "RespectIgnoreDifferences=true" in app["spec"]["syncPolicy"]["syncOptions"]

@@ -8,18 +8,47 @@ server; the operator must react to it, and health.lua must read each resulting s
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.e2e.helpers import Cluster, wait_for
+from tests.e2e.helpers import REPO_ROOT, Cluster, wait_for
 from tests.e2e.operator_process import OperatorProcess
 from tests.e2e.rollout_env import NAME, RolloutEnv
 from tests.packaging.argocd_lua import action_patches, discover, health
 
 pytestmark = pytest.mark.e2e
+APPLICATION = REPO_ROOT / "argocd" / "application-example.yaml"
+
+
+def ignore_differences(kind: str) -> dict[str, Any]:
+    """The Application example's ignoreDifferences entry for `kind`."""
+    entries = yaml.safe_load(APPLICATION.read_text())["spec"]["ignoreDifferences"]
+    (entry,) = [e for e in entries if e["kind"] == kind]
+    result: dict[str, Any] = entry
+    return result
+
+
+def normalized(obj: dict[str, Any]) -> Any:
+    """The object's spec as Argo CD compares it: ignored fields removed (jq `del`, as Argo CD)."""
+    entry = ignore_differences(obj["kind"])
+    program = ", ".join(
+        [f"del({e})" for e in entry.get("jqPathExpressions", [])]
+        + [f"del(.{'.'.join(p.strip('/').split('/'))})" for p in entry.get("jsonPointers", [])]
+    )
+    out = subprocess.run(
+        ["jq", "-c", f"{program} | .spec"],
+        input=json.dumps(obj),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
 
 STEPS: list[dict[str, Any]] = [
     {"weight": 10, "pause": {"duration": "1h"}},
@@ -75,6 +104,7 @@ def test_health_and_every_action_on_a_live_rollout(env: RolloutEnv) -> None:
     env.deploy(STEPS, deadline="5m")
     wait_health(env, "Healthy", "(canary 0%)")
     assert enabled(env) == set()
+    route_before, target_before = env.get("httproute"), env.get("deployment")
 
     env.set_model("v2")
     wait_health(env, "Progressing", "(canary 10%, step 1/3)")
@@ -92,6 +122,15 @@ def test_health_and_every_action_on_a_live_rollout(env: RolloutEnv) -> None:
     step_paused = wait_health(env, "Suspended", "(canary 50%, step 2/3)")
     assert "CanaryPauseStep" in step_paused["message"]
     assert env.route_weights()["imagegen-canary"] == 50
+
+    # What the operator changed is exactly what the Application's ignoreDifferences ignores.
+    route_now, target_now = env.get("httproute"), env.get("deployment")
+    assert route_now["spec"] != route_before["spec"]
+    assert normalized(route_now) == normalized(route_before)
+    in_git = json.loads(json.dumps(target_before))  # + the user's commit: the new model image
+    in_git["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example/imagegen:v2"
+    assert target_now["spec"]["replicas"] != in_git["spec"]["replicas"]
+    assert normalized(target_now) == normalized(in_git)
 
     act(env, "abort")
     degraded = wait_health(env, "Degraded")
