@@ -86,10 +86,14 @@ def run(args: argparse.Namespace) -> int:
 def _progress(sampler: Sampler, analysis: Analysis) -> None:
     state = sampler.state
     _, outcome = evaluate(analysis, state, sampler.strata, analysis.max_samples)
+    line = (
+        f"pairs {state.samples}/{analysis.max_samples}  errors baseline {state.baseline_errors}"
+        f" canary {state.canary_errors}  judge: {outcome.value}"
+    )
+    # On a terminal the line redraws in place; in CI logs each batch gets its own line.
     print(
-        f"\rpairs {state.samples}/{analysis.max_samples}  errors baseline {state.baseline_errors}"
-        f" canary {state.canary_errors}  judge: {outcome.value}   ",
-        end="",
+        f"\r{line}   " if sys.stderr.isatty() else line,
+        end="" if sys.stderr.isatty() else "\n",
         file=sys.stderr,
         flush=True,
     )

@@ -17,6 +17,15 @@ from tests.e2e.route_watch import RouteWatch
 
 pytestmark = pytest.mark.e2e
 SUITE = Path(__file__).parent / "data" / "small_suite.yaml"
+# The demo server maps prompts to strata through the same suite the rollout uses.
+LOGO_REGRESSION = (
+    "--substitution-rate",
+    "0.6",
+    "--regress-stratum",
+    "logos",
+    "--suite",
+    str(SUITE),
+)
 
 
 @pytest.fixture
@@ -42,7 +51,7 @@ def analysis(baseline: str, canary: str, evidence: Path, **overrides: Any) -> di
         "alpha": "0.05",
         "minSamples": 4,
         "maxSamples": 400,
-        "stage0": {"samples": 24, "batchSize": 4},
+        "stage0": {"samples": 48, "batchSize": 4},
         "inconclusive": "Pause",
         "evidence": {"path": str(evidence), "retainRollouts": 3},
         "gpuSecondPrice": "0.0011",
@@ -65,9 +74,7 @@ def test_a_logo_regression_is_rolled_back_at_stage0_naming_the_stratum(
 ) -> None:
     with (
         demo_server(tmp_path, "baseline") as baseline,
-        demo_server(
-            tmp_path, "canary", "--substitution-rate", "0.6", "--regress-stratum", "logos"
-        ) as canary,
+        demo_server(tmp_path, "canary", *LOGO_REGRESSION) as canary,
     ):
         deploy_with_analysis(env, analysis(baseline, canary, tmp_path / "evidence"))
         watch = RouteWatch(env.cluster.kubeconfig, env.namespace, NAME)

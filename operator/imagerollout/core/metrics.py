@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from imagerollout.api.v1alpha1 import Metric
 
-LATENCY_CAP_S = 60.0
+LATENCY_CAP_S = 5.0  # seconds; a tight scale keeps the latency gate quick to decide
 COST_CAP = 10.0
 
 
