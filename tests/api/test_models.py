@@ -44,6 +44,7 @@ STATUS: dict[str, Any] = {
     "stable": {"revision": "0765cffb43", "model": "registry.example/imagegen:v1"},
     "canary": {"revision": "da79546c1c", "model": "registry.example/imagegen:v2"},
     "controllerPause": True,
+    "analysis": None,
     "conditions": [
         {
             "type": "Paused",
