@@ -141,3 +141,24 @@ def _finished_or_paused(status: dict[str, Any]) -> dict[str, Any] | None:
     phase = status.get("phase")
     paused_in_traffic = phase == "Paused" and status.get("canaryWeight", 0) > 0
     return status if phase in ("Succeeded", "Degraded") or paused_in_traffic else None
+
+
+def test_a_restart_resumes_sampling_from_status(env: RolloutEnv, tmp_path: Path) -> None:
+    with demo_server(tmp_path, "baseline") as baseline, demo_server(tmp_path, "canary") as canary:
+        long_stage0 = analysis(baseline, canary, tmp_path / "evidence", stage0={"samples": 400})
+        deploy_with_analysis(env, long_stage0)
+        env.set_model("v2")
+        wait_for(lambda: _samples(env) >= 20, 120, 0.2, "20 pairs in status")
+        env.operator.kill()
+        at_kill = _samples(env)
+        env.operator.start()
+        wait_for(lambda: _samples(env) >= at_kill + 8, 120, 0.2, "sampling to go on")
+        evidence = Path(env.status()["analysis"]["evidence"])
+    numbers = sorted({int(p.name.split("-")[0]) for p in evidence.glob("*-canary.json")})
+    assert numbers == list(range(len(numbers))), "the plan resumed without gaps or restarts"
+    assert len(numbers) >= at_kill + 8
+
+
+def _samples(env: RolloutEnv) -> int:
+    analysis = env.status().get("analysis") or {}
+    return int(analysis.get("samples", 0))
