@@ -27,6 +27,7 @@ from tests.e2e.operator_process import OperatorProcess
 from tests.e2e.rollout_env import RolloutEnv, timed_steps
 from tests.packaging.apiproxy import Access, RecordingProxy, Request, access, granted
 from tests.packaging.chart import Manifest, of_kind, render
+from tests.packaging.cleanup import delete_rollout
 
 pytestmark = pytest.mark.e2e
 
@@ -189,13 +190,28 @@ def run_rollout(
         assert "refused" not in status, f"the API server refused the operator: {status}"
         assert status["stable"]["model"] == "registry.example/imagegen:v2"
         assert env.route_weights()["imagegen-primary"] == 100
-        # Delete while the operator still runs, so that kopf removes its finalizer.
-        env.kubectl("delete", "imr", "imagegen", "--timeout=60s")
+        delete_with_operator(env, proxy, tmp_path)
     finally:
         operator.stop()
         proxy.stop()
-    log = "\n".join(p.read_text(errors="replace") for p in sorted(tmp_path.glob("operator-*.log")))
-    return Run(env, proxy, creds, log)
+    return Run(env, proxy, creds, operator_log(tmp_path))
+
+
+def operator_log(log_dir: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in sorted(log_dir.glob("operator-*.log")))
+
+
+def delete_with_operator(env: RolloutEnv, proxy: RecordingProxy, log_dir: Path) -> None:
+    """Delete the rollout while the operator runs; on failure, say what it and the proxy saw."""
+    seen = len(proxy.requests())
+    try:
+        delete_rollout(env.cluster, env.namespace, "imagegen")
+    except AssertionError as error:
+        since = "\n".join(map(str, proxy.requests()[seen:]))
+        raise AssertionError(
+            f"{error}\nrequests since the delete:\n{since}\n"
+            f"operator log:\n{operator_log(log_dir)[-4000:]}"
+        ) from None
 
 
 def used(run: Run) -> set[Access]:

@@ -20,6 +20,7 @@ from tests.e2e.helpers import REPO_ROOT, Cluster, wait_for
 from tests.e2e.operator_process import OperatorProcess
 from tests.e2e.rollout_env import NAME, RolloutEnv
 from tests.packaging.argocd_lua import action_patches, discover, health
+from tests.packaging.cleanup import delete_rollout
 
 pytestmark = pytest.mark.e2e
 APPLICATION = REPO_ROOT / "argocd" / "application-example.yaml"
@@ -67,11 +68,10 @@ def env(cluster: Cluster, crd: None, namespace: str, tmp_path: Path) -> Iterator
     finally:
         if operator.proc is None or operator.proc.poll() is not None:
             operator.start()
-        # Deleted while the operator runs, so that kopf removes its finalizer.
-        rollout.cluster.kubectl(
-            "-n", namespace, "delete", "imr", NAME, "--ignore-not-found", "--timeout=60s"
-        )
-        operator.stop()
+        try:
+            delete_rollout(cluster, namespace, NAME)
+        finally:
+            operator.stop()
 
 
 def wait_health(env: RolloutEnv, status: str, ending: str = "") -> dict[str, Any]:

@@ -31,6 +31,7 @@ import yaml
 from tests.e2e.helpers import REPO_ROOT, Cluster, wait_for
 from tests.e2e.operator_process import free_port
 from tests.packaging.chart import one, render
+from tests.packaging.cleanup import delete_rollout
 from tests.packaging.dockerfile import stages
 
 pytestmark = pytest.mark.e2e
@@ -232,7 +233,7 @@ def test_the_entrypoint_runs_the_operator_with_the_charts_arguments(
             0.3,
             "the installed operator to initialize the demo rollout",
         )
-        cluster.kubectl("-n", namespace, "delete", "imr", "imagegen", "--timeout=60s")
+        delete_rollout(cluster, namespace, "imagegen")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
