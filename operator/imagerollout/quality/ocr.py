@@ -217,7 +217,9 @@ class OcrPool:
     """Scores images in `workers` processes, each with its own engine and one OCR thread.
 
     `engine_factory` must be picklable (a class or module-level function). Workers start
-    from a fork server, so the pool is safe to create in a threaded operator process.
+    from a fork server, so the pool is safe to create in a threaded operator process; as
+    with any spawned pool, workers import the main module, so a script must create the
+    pool under `if __name__ == "__main__":`. Create it once and reuse it.
     """
 
     def __init__(self, workers: int = 2, engine_factory: EngineFactory = TesseractEngine) -> None:
