@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.e2e.demo_servers import demo_server
 from tests.e2e.helpers import Cluster, kubectl, wait_for
 from tests.e2e.operator_process import OperatorProcess
-from tests.e2e.rollout_env import RolloutEnv, timed_steps
+from tests.e2e.rollout_env import DEMO, RolloutEnv, timed_steps
 from tests.packaging.apiproxy import Access, RecordingProxy, Request, access, granted
 from tests.packaging.chart import Manifest, of_kind, render
 from tests.packaging.cleanup import delete_rollout
@@ -169,27 +170,60 @@ def run_rollout(
     tolerated: frozenset[tuple[str, str]] = frozenset(),
 ) -> Run:
     """The operator, with the ServiceAccount's token, through a whole rollout to Succeeded."""
+
+    def rollout(env: RolloutEnv, proxy: RecordingProxy) -> None:
+        env.deploy(timed_steps(5, 50, 100, hold="1s"))
+        env.set_model("v2")
+        status = wait_or_refused(env, proxy, tolerated, "phase Succeeded", succeeded)
+        assert status["stable"]["model"] == "registry.example/imagegen:v2"
+        assert env.route_weights()["imagegen-primary"] == 100
+
+    return with_operator(cluster, installed, namespace, tmp_path, rollout)
+
+
+def succeeded(status: dict[str, Any]) -> bool:
+    return status.get("phase") == "Succeeded"
+
+
+def wait_or_refused(
+    env: RolloutEnv,
+    proxy: RecordingProxy,
+    tolerated: frozenset[tuple[str, str]],
+    what: str,
+    done: Callable[[dict[str, Any]], bool],
+    timeout: float = 120,
+) -> dict[str, Any]:
+    """Wait until done(status); fail at once if the API server refuses the operator anything."""
+
+    def settled() -> dict[str, Any] | None:
+        if refused(proxy, tolerated):  # the rollout cannot finish now
+            return {"refused": refused(proxy, tolerated)}
+        status = env.status()
+        return status if done(status) else None
+
+    status: dict[str, Any] = wait_for(settled, timeout, 0.3, f"{what}, or a refused request")
+    assert "refused" not in status, f"the API server refused the operator: {status}"
+    return status
+
+
+def with_operator(
+    cluster: Cluster,
+    installed: Installed,
+    namespace: str,
+    tmp_path: Path,
+    scenario: Callable[[RolloutEnv, RecordingProxy], None],
+    extra_env: dict[str, str] | None = None,
+) -> Run:
+    """Run `scenario` with the operator on the ServiceAccount's token, behind the proxy."""
     admin = _admin_cluster(cluster)
     proxy = RecordingProxy(admin["server"], Path(admin["certificate-authority"]))
     proxy_url = proxy.start()
     creds = credentials(cluster, installed, proxy_url, tmp_path, namespace)
-    operator = OperatorProcess(creds.via_proxy, namespace, tmp_path)
+    operator = OperatorProcess(creds.via_proxy, namespace, tmp_path, extra_env)
     env = RolloutEnv(cluster, namespace, operator)
     operator.start()
     try:
-        env.deploy(timed_steps(5, 50, 100, hold="1s"))
-        env.set_model("v2")
-
-        def settled() -> dict[str, Any] | None:
-            if refused(proxy, tolerated):  # stop at once: the rollout cannot finish now
-                return {"refused": refused(proxy, tolerated)}
-            status = env.status()
-            return status if status.get("phase") == "Succeeded" else None
-
-        status = wait_for(settled, 120, 0.3, "phase Succeeded, or a refused request")
-        assert "refused" not in status, f"the API server refused the operator: {status}"
-        assert status["stable"]["model"] == "registry.example/imagegen:v2"
-        assert env.route_weights()["imagegen-primary"] == 100
+        scenario(env, proxy)
         delete_with_operator(env, proxy, tmp_path)
     finally:
         operator.stop()
@@ -360,3 +394,49 @@ def test_namespace_scope_without_cluster_roles_still_completes_a_rollout(
     calls = {t for t in triples(used(run)) if (t[0], t[1]) not in KOPF_OBSERVERS}
     assert calls <= granted(installed.rules())
     forbidden(run.creds.direct, "get", "namespaces")
+
+
+SUITE = Path(__file__).parent / "data" / "small_suite.yaml"
+
+
+def test_quality_gates_need_only_get_on_their_suite_configmap(
+    cluster: Cluster, namespace_scope: Installed, namespace: str, tmp_path: Path
+) -> None:
+    """A rollout with spec.analysis: the suite ConfigMap is read with the granted `get`."""
+
+    def sampled(status: dict[str, Any]) -> bool:
+        analysis = status.get("analysis") or {}
+        return int(analysis.get("samples", 0)) >= 4 or status.get("phase") == "Succeeded"
+
+    def rollout_with_gates(env: RolloutEnv, proxy: RecordingProxy) -> None:
+        with (
+            demo_server(tmp_path, "baseline") as baseline,
+            demo_server(tmp_path, "canary") as canary,
+        ):
+            env.kubectl("create", "configmap", "suite", f"--from-file=suite.yaml={SUITE}")
+            manifest = yaml.safe_load((DEMO / "rollout.yaml").read_text())
+            manifest["spec"]["steps"] = timed_steps(5, 100, hold="1s")
+            manifest["spec"]["analysis"] = {
+                "suite": {"configMapRef": {"name": "suite", "key": "suite.yaml"}},
+                "endpoints": {"baseline": {"url": baseline}, "canary": {"url": canary}},
+                "gates": [{"name": "text", "metric": "OCRAccuracy", "maxDegradation": "10"}],
+                "minSamples": 4,
+                "stage0": {"samples": 8, "batchSize": 4},
+                "evidence": {"path": str(tmp_path / "evidence"), "retainRollouts": 1},
+            }
+            env.kubectl("apply", "-f", str(DEMO / "imagegen.yaml"))
+            env.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+            env.wait_phase("Initialized")
+            env.set_model("v2")
+            wait_or_refused(env, proxy, frozenset(), "4 sampled pairs", sampled, timeout=180)
+
+    allow = {"IMAGEROLLOUT_ENDPOINT_ALLOWLIST": "http://127.0.0.1:*"}
+    run = with_operator(cluster, namespace_scope, namespace, tmp_path, rollout_with_gates, allow)
+    assert not refused(run.proxy)
+    calls = triples(used(run))
+    assert calls >= ANALYSIS_ONLY, "the suite ConfigMap was not read"
+    assert calls <= granted(namespace_scope.rules()), sorted(
+        calls - granted(namespace_scope.rules())
+    )
+    configmaps = {a for a in used(run) if a.resource == "configmaps"}
+    assert configmaps == {Access("", "configmaps", "get", namespace)}
