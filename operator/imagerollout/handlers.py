@@ -1,52 +1,87 @@
-"""Thin kopf handlers: a timer per rollout that runs one reconcile pass."""
+"""Thin kopf handlers: watch events keep the set of rollouts; one loop reconciles each of them.
+
+A kopf timer would put a finalizer on every rollout, and a rollout could then not be deleted
+while the operator is down. Watch events need no finalizer, so the loop is ours.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 import kopf
 
 from imagerollout import GROUP, PLURAL, VERSION
-from imagerollout.kube.client import ApiError, Kube, load_config
+from imagerollout.kube.client import Kube, load_config
 from imagerollout.quality.ocr import OcrPool
 from imagerollout.reconciler import reconcile
 from imagerollout.sampler.registry import SamplerRegistry
 
 INTERVAL = float(os.environ.get("IMAGEROLLOUT_INTERVAL_SECONDS", "2"))
 OCR_WORKERS = int(os.environ.get("IMAGEROLLOUT_OCR_WORKERS", "2"))
-_kube: Kube | None = None
-_samplers: SamplerRegistry | None = None
 log = logging.getLogger("imagerollout")
+
+
+class ReconcileLoop:
+    """Every INTERVAL, one reconcile pass per known rollout; a failing pass is retried next tick."""
+
+    def __init__(self, kube: Kube, samplers: SamplerRegistry) -> None:
+        self.kube, self.samplers = kube, samplers
+        self.rollouts: set[tuple[str, str]] = set()
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="reconcile", daemon=True)
+
+    def track(self, namespace: str, name: str, deleted: bool) -> None:
+        with self.lock:
+            (self.rollouts.discard if deleted else self.rollouts.add)((namespace, name))
+
+    def run(self) -> None:
+        while not self.stopped.wait(INTERVAL):
+            with self.lock:
+                keys = sorted(self.rollouts)
+            for namespace, name in keys:
+                self.reconcile_one(namespace, name)
+
+    def reconcile_one(self, namespace: str, name: str) -> None:
+        try:
+            decision = reconcile(self.kube, namespace, name, samplers=self.samplers)
+        except Exception:  # one broken rollout must not stop the others
+            log.exception("%s/%s: reconcile failed; retrying in %ss", namespace, name, INTERVAL)
+            return
+        for event in decision.events if decision else ():
+            log.info("%s/%s %s: %s", namespace, name, event.reason, event.message)
+
+
+_loop: ReconcileLoop | None = None
 
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    global _kube, _samplers
+    global _loop
     # kopf's bookkeeping goes to annotations, never into our status.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING
-    # A timer fires every INTERVAL: keep kopf's per-run "succeeded" lines out of the log.
-    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     settings.watching.server_timeout = 120
     load_config()
-    _kube = Kube()
-    _samplers = SamplerRegistry(OcrPool(workers=OCR_WORKERS))
+    _loop = ReconcileLoop(Kube(), SamplerRegistry(OcrPool(workers=OCR_WORKERS)))
+    _loop.thread.start()
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=INTERVAL, backoff=INTERVAL)
-def reconcile_rollout(namespace: str | None, name: str, **_: Any) -> None:
-    assert _kube is not None, "startup handler did not run"
+@kopf.on.cleanup()
+def stop(**_: Any) -> None:
+    if _loop is not None:
+        _loop.stopped.set()
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def track_rollout(type: str | None, namespace: str | None, name: str, **_: Any) -> None:
+    assert _loop is not None, "startup handler did not run"
     assert namespace is not None, "ImageModelRollout is namespaced"
-    try:
-        decision = reconcile(_kube, namespace, name, samplers=_samplers)
-    except ApiError as error:
-        raise kopf.TemporaryError(str(error), delay=INTERVAL) from error
-    if decision is not None:
-        for event in decision.events:
-            log.info("%s/%s %s: %s", namespace, name, event.reason, event.message)
+    _loop.track(namespace, name, deleted=type == "DELETED")

@@ -140,3 +140,22 @@ def test_progress_deadline_aborts_a_canary_that_never_becomes_ready(env: Rollout
     assert progressing["reason"] == "ProgressDeadlineExceeded"
     assert env.route_weights()["imagegen-canary"] == 0
     assert "ProgressDeadlineExceeded" in env.event_reasons()
+
+
+def test_a_rollout_can_be_deleted_while_the_operator_is_down(env: RolloutEnv) -> None:
+    env.deploy(timed_steps(5, 100))
+    assert not env.get("imr")["metadata"].get("finalizers"), "no finalizer that needs us"
+    assert env.get("deployment", f"{NAME}-primary")["metadata"]["ownerReferences"]
+    env.operator.stop()
+    env.kubectl("delete", "imr", NAME, "--wait=true", "--timeout=30s")
+    wait_for(
+        lambda: (
+            env.cluster.kubectl(
+                "-n", env.namespace, "get", "deployment", f"{NAME}-primary", check=False
+            ).returncode
+            != 0
+        ),
+        60,
+        0.5,
+        "the owned primary Deployment to be garbage-collected",
+    )
