@@ -148,6 +148,4 @@ def _gate_result(
     if spec.binary:
         return binary_gate(key, state.binary.get(key, BinaryStats()), allowed, alpha, needed)
     stats = state.continuous.get(key, ContinuousStats())
-    return continuous_gate(
-        key, stats, allowed, alpha, needed, spec.higher_is_better, spec.scale
-    )
+    return continuous_gate(key, stats, allowed, alpha, needed, spec.higher_is_better, spec.scale)
