@@ -16,7 +16,12 @@ MANIFESTS = REPO_ROOT / "manifests"
 
 
 def can_i(cluster: Cluster, verb: str, resource: str, *where: str) -> bool:
+    """`kubectl auth can-i` as the base's ServiceAccount. "RESOURCE/sub" asks about the
+    subresource (kubectl itself would read it as a resource named "sub")."""
+    resource, _, subresource = resource.partition("/")
     scope = list(where) or ["-n", "default"]
+    if subresource:
+        scope.append(f"--subresource={subresource}")
     result = cluster.kubectl("auth", "can-i", verb, resource, *scope, f"--as={SA}", check=False)
     return result.stdout.strip() == "yes"
 
@@ -39,7 +44,7 @@ def test_kustomize_base_applies(cluster: Cluster, base: None) -> None:
     [
         ("patch", "imagemodelrollouts.imagerollout.dev/status"),
         ("watch", "imagemodelrollouts.imagerollout.dev"),
-        ("patch", "imagemodelrollouts.imagerollout.dev"),
+        ("get", "imagemodelrollouts.imagerollout.dev"),
         ("update", "httproutes.gateway.networking.k8s.io"),
         ("create", "deployments.apps"),
         ("update", "deployments.apps"),
@@ -66,6 +71,8 @@ def test_base_grants_what_the_operator_calls(
         ("delete", "services"),
         ("create", "pods"),
         ("update", "imagemodelrollouts.imagerollout.dev"),
+        ("patch", "imagemodelrollouts.imagerollout.dev"),
+        ("update", "imagemodelrollouts.imagerollout.dev/status"),
         ("delete", "imagemodelrollouts.imagerollout.dev"),
     ],
 )

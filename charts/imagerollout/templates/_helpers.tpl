@@ -58,8 +58,8 @@ app.kubernetes.io/component: operator
 {{- end -}}
 
 {{/*
-What the operator calls, and nothing more: kopf lists, watches and patches (annotations,
-finalizer) the rollouts; the reconciler (operator/imagerollout/kube/client.py) gets and creates
+What the operator calls, and nothing more: kopf lists and watches the rollouts (its event
+handlers need no finalizer, so it never patches them); the reconciler (operator/imagerollout/kube/client.py) gets and creates
 Deployments and Services, updates the primary Deployment and the HTTPRoute, scales the target
 (patch), patches rollout status, posts Events and reads the suite ConfigMap of a rollout with
 quality gates. tests/e2e/test_rbac.py records every request of a full rollout and checks that
@@ -68,7 +68,7 @@ each rule here is used.
 {{- define "imagerollout.rules" -}}
 - apiGroups: [imagerollout.dev]
   resources: [imagemodelrollouts]
-  verbs: [get, list, watch, patch]
+  verbs: [get, list, watch]
 - apiGroups: [imagerollout.dev]
   resources: [imagemodelrollouts/status]
   verbs: [patch]
