@@ -10,6 +10,22 @@ ns=imagerollout-demo
 logs="${IMAGEROLLOUT_CACHE:-$root/.cache}/demo"
 mkdir -p "$logs"
 say() { printf '\n==> %s\n' "$*"; }
+# Like `kubectl get imr -w`, but one line per change of phase, weight, step or canary (the
+# sampler updates status every pass, which would print a line each second).
+watch_until() { # phase
+  local last="" line
+  printf '%-12s %-7s %-5s %-32s %s\n' PHASE WEIGHT STEP CANARY MESSAGE
+  while :; do
+    line=$(kubectl -n "$ns" get imr imagegen -o jsonpath='{.status.phase}|{.status.canaryWeight}|{.status.currentStepIndex}|{.status.canary.model}|{.status.message}')
+    IFS='|' read -r phase weight step canary message <<<"$line"
+    if [ "$phase|$weight|$step|$canary" != "$last" ]; then
+      printf '%-12s %-7s %-5s %-32s %.90s\n' "$phase" "$weight" "$step" "$canary" "$message"
+      last="$phase|$weight|$step|$canary"
+    fi
+    case "$phase" in "$1") return 0 ;; Degraded|Paused) [ "$1" = "$phase" ] || return 1 ;; esac
+    sleep 0.5
+  done
+}
 
 say "installing the ImageModelRollout CRD"
 kubectl apply --server-side --force-conflicts -f crds/imagemodelrollouts.imagerollout.dev.yaml >/dev/null
@@ -55,8 +71,8 @@ say "part 2: quality gates. A canary that garbles logos is caught at stage 0 (0%
 serve 18082 --model-name v3 --substitution-rate 0.5 --regress-stratum logos
 kubectl -n "$ns" apply -f demo/rollout-gated.yaml >/dev/null
 kubectl -n "$ns" set image deployment/imagegen model=registry.example/imagegen:v3 >/dev/null
-kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.phase}'=Degraded --timeout=300s >/dev/null
-kubectl -n "$ns" get imr imagegen -o jsonpath='{.status.message}{"\n"}'
+kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.canary.model}'=registry.example/imagegen:v3 --timeout=60s >/dev/null
+timeout 300 bash -c "$(declare -f watch_until); ns=$ns; watch_until Degraded"
 say "the failing gates, worst first (status.analysis.gates)"
 kubectl -n "$ns" get imr imagegen -o jsonpath='{range .status.analysis.gates[*]}{.gate}{"\t"}{.verdict}{"\tbaseline "}{.baseline}{"\tcanary "}{.canary}{"\tpairs "}{.samples}{"\n"}{end}'
 say "before/after snapshot (status.analysis.snapshot) and the evidence on disk"
@@ -68,11 +84,8 @@ say "a good canary (same quality) passes every gate and is promoted"
 pkill -f "demo_server --port 18082" || true
 serve 18082 --model-name v4
 kubectl -n "$ns" set image deployment/imagegen model=registry.example/imagegen:v4 >/dev/null
-kubectl -n "$ns" get imr imagegen -w &
-watcher=$!
-kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.phase}'=Succeeded --timeout=600s >/dev/null
-sleep 1
-kill "$watcher" 2>/dev/null || true
+kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.canary.model}'=registry.example/imagegen:v4 --timeout=60s >/dev/null
+timeout 600 bash -c "$(declare -f watch_until); ns=$ns; watch_until Succeeded"
 kubectl -n "$ns" get imr imagegen -o jsonpath='{range .status.analysis.gates[*]}{.gate}{"\t"}{.verdict}{"\tpairs "}{.samples}{"\n"}{end}'
 
 say "HTTPRoute weights now"

@@ -62,13 +62,18 @@ class OperatorProcess:
             stderr=subprocess.STDOUT,
         )
         wait_for(lambda: self._healthy(port), 60, 0.3, "operator liveness endpoint")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"operator exited with {self.proc.returncode}; see {self.log_dir}")
 
     def _healthy(self, port: int) -> bool:
         assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"operator exited with {self.proc.returncode}; see {self.log_dir}")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return int(response.status) == 200
+        if self.proc.poll() is not None:  # exited: no point in waiting out the deadline
+            return True
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as reply:
+                return int(reply.status) == 200
+        except OSError:
+            return False
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no finalizers, as when a node dies."""

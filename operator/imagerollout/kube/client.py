@@ -68,8 +68,8 @@ class Kube:
         self, method: str, path: str, body: Any = None, content_type: str | None = None
     ) -> Object:
         headers = {"Accept": "application/json"}
-        if content_type:
-            headers["Content-Type"] = content_type
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
         request = self.api.param_serialize(
             method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
         )
