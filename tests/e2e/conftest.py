@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.helpers import CRD_FILE, REPO_ROOT, Cluster, wait_for
+from tests.e2e.operator_process import OperatorProcess
+from tests.e2e.rollout_env import RolloutEnv
 
 CLUSTER_UP = REPO_ROOT / "scripts" / "cluster-up.sh"
 
@@ -92,3 +94,15 @@ def crd(cluster: Cluster) -> None:
         "--timeout=60s",
         "crd/imagemodelrollouts.imagerollout.dev",
     )
+
+
+@pytest.fixture
+def env(cluster: Cluster, crd: None, namespace: str, tmp_path: Path) -> Iterator[RolloutEnv]:
+    """The operator as a real process, watching a fresh namespace; loopback demo servers allowed."""
+    allow = {"IMAGEROLLOUT_ENDPOINT_ALLOWLIST": "http://127.0.0.1:*"}
+    operator = OperatorProcess(cluster.kubeconfig, namespace, tmp_path, allow)
+    operator.start()
+    try:
+        yield RolloutEnv(cluster, namespace, operator)
+    finally:
+        operator.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +9,7 @@ import pytest
 import yaml
 
 from tests.e2e.demo_servers import demo_server
-from tests.e2e.helpers import Cluster, wait_for
-from tests.e2e.operator_process import OperatorProcess
+from tests.e2e.helpers import wait_for
 from tests.e2e.rollout_env import DEMO, NAME, RolloutEnv, timed_steps
 from tests.e2e.route_watch import RouteWatch
 
@@ -26,21 +24,6 @@ LOGO_REGRESSION = (
     "--suite",
     str(SUITE),
 )
-
-
-@pytest.fixture
-def env(cluster: Cluster, crd: None, namespace: str, tmp_path: Path) -> Iterator[RolloutEnv]:
-    operator = OperatorProcess(
-        cluster.kubeconfig,
-        namespace,
-        tmp_path,
-        {"IMAGEROLLOUT_ENDPOINT_ALLOWLIST": "http://127.0.0.1:*"},
-    )
-    operator.start()
-    try:
-        yield RolloutEnv(cluster, namespace, operator)
-    finally:
-        operator.stop()
 
 
 def analysis(baseline: str, canary: str, evidence: Path, **overrides: Any) -> dict[str, Any]:

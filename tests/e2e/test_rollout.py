@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import Cluster, wait_for
-from tests.e2e.operator_process import OperatorProcess
+from tests.e2e.helpers import wait_for
 from tests.e2e.rollout_env import NAME, RolloutEnv, timed_steps
 from tests.e2e.route_watch import RouteWatch
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def env(cluster: Cluster, crd: None, namespace: str, tmp_path: Path) -> Iterator[RolloutEnv]:
-    operator = OperatorProcess(cluster.kubeconfig, namespace, tmp_path)
-    operator.start()
-    try:
-        yield RolloutEnv(cluster, namespace, operator)
-    finally:
-        operator.stop()
 
 
 def test_promotes_through_every_weight_and_keeps_the_users_route(env: RolloutEnv) -> None:
