@@ -15,9 +15,9 @@ import kopf
 
 from imagerollout import GROUP, PLURAL, VERSION
 from imagerollout.kube.client import Kube, load_config
-from imagerollout.quality.ocr import OcrPool
 from imagerollout.reconciler import reconcile
 from imagerollout.sampler.registry import SamplerRegistry
+from imagerollout.sampler.scoring import LazyOcrPool
 
 INTERVAL = float(os.environ.get("IMAGEROLLOUT_INTERVAL_SECONDS", "2"))
 OCR_WORKERS = int(os.environ.get("IMAGEROLLOUT_OCR_WORKERS", "2"))
@@ -70,7 +70,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     settings.watching.server_timeout = 120
     load_config()
-    _loop = ReconcileLoop(Kube(), SamplerRegistry(OcrPool(workers=OCR_WORKERS)))
+    _loop = ReconcileLoop(Kube(), SamplerRegistry(LazyOcrPool(workers=OCR_WORKERS)))
     _loop.thread.start()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -11,12 +13,40 @@ from PIL import Image
 from imagerollout.core.metrics import ArmScores, PairScores
 from imagerollout.quality import perceptual
 from imagerollout.quality.endpoint import Generation
-from imagerollout.quality.ocr import TextScore
+from imagerollout.quality.ocr import OcrPool, TextScore
 from imagerollout.quality.suite import Probe
 
 
 class TextScorer(Protocol):
     def score_many(self, items: list[tuple[bytes, str]]) -> list[TextScore]: ...
+
+
+class LazyOcrPool:
+    """The OCR process pool, started on first use and rebuilt if it breaks.
+
+    Starting it lazily keeps the operator's start-up independent of multiprocessing; a pool
+    whose worker died (BrokenProcessPool, a lost resource tracker) is replaced, and the batch
+    fails once so the sampler retries it.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: OcrPool | None = None
+        self._lock = threading.Lock()
+
+    def score_many(self, items: list[tuple[bytes, str]]) -> list[TextScore]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = OcrPool(workers=self.workers)
+            pool = self._pool
+        try:
+            return pool.score_many(items)
+        except (BrokenExecutor, OSError):
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.close()
+            raise
 
 
 @dataclass(frozen=True)
