@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the operator")
     run.add_argument("--namespace", action="append", help="watch only these namespaces")
     run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz")
+    run.add_argument(
+        "--metrics-address",
+        default="0.0.0.0:9102",
+        help="HOST:PORT for Prometheus /metrics; empty disables it",
+    )
     crd = commands.add_parser("crd", help="print or write the generated CRD")
     crd.add_argument("--output", type=Path)
     ctl = commands.add_parser("ctl", help="pause, resume, promote, abort or retry a rollout")
@@ -42,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return _crd(args.output)
     if args.command == "ctl":
         return _ctl(args.action, args.name, args.namespace)
-    return _run(args.namespace, args.liveness)
+    return _run(args.namespace, args.liveness, args.metrics_address)
 
 
 def _crd(output: Path | None) -> int:
@@ -70,10 +76,18 @@ def _ctl(action: str, name: str, namespace: str) -> int:
     return 0
 
 
-def _run(namespaces: list[str] | None, liveness: str) -> int:
+def _run(namespaces: list[str] | None, liveness: str, metrics_address: str) -> int:
     import kopf
+    from prometheus_client import start_http_server
 
     import imagerollout.handlers  # noqa: F401  (registers the handlers)
+
+    if metrics_address:
+        host, _, port = metrics_address.rpartition(":")
+        try:
+            start_http_server(int(port), addr=host or "0.0.0.0")
+        except OSError as error:  # rollouts matter more than their dashboard
+            logging.getLogger("imagerollout").error("no /metrics on %s: %s", metrics_address, error)
 
     kopf.configure(verbose=False)
     kopf.run(

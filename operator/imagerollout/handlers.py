@@ -15,6 +15,7 @@ import kopf
 
 from imagerollout import GROUP, PLURAL, VERSION
 from imagerollout.kube.client import Kube, load_config
+from imagerollout.metrics import OperatorMetrics
 from imagerollout.reconciler import reconcile
 from imagerollout.sampler.registry import SamplerRegistry
 from imagerollout.sampler.scoring import LazyOcrPool
@@ -27,8 +28,8 @@ log = logging.getLogger("imagerollout")
 class ReconcileLoop:
     """Every INTERVAL, one reconcile pass per known rollout; a failing pass is retried next tick."""
 
-    def __init__(self, kube: Kube, samplers: SamplerRegistry) -> None:
-        self.kube, self.samplers = kube, samplers
+    def __init__(self, kube: Kube, samplers: SamplerRegistry, metrics: OperatorMetrics) -> None:
+        self.kube, self.samplers, self.metrics = kube, samplers, metrics
         self.rollouts: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
         self.stopped = threading.Event()
@@ -37,6 +38,8 @@ class ReconcileLoop:
     def track(self, namespace: str, name: str, deleted: bool) -> None:
         with self.lock:
             (self.rollouts.discard if deleted else self.rollouts.add)((namespace, name))
+        if deleted:
+            self.metrics.forget(namespace, name)
 
     def run(self) -> None:
         while not self.stopped.wait(INTERVAL):
@@ -47,11 +50,17 @@ class ReconcileLoop:
 
     def reconcile_one(self, namespace: str, name: str) -> None:
         try:
-            decision = reconcile(self.kube, namespace, name, samplers=self.samplers)
+            with self.metrics.reconcile_seconds.time():
+                decision = reconcile(
+                    self.kube, namespace, name, samplers=self.samplers, metrics=self.metrics
+                )
         except Exception:  # one broken rollout must not stop the others
             log.exception("%s/%s: reconcile failed; retrying in %ss", namespace, name, INTERVAL)
             return
-        for event in decision.events if decision else ():
+        if decision is None:
+            return
+        self.metrics.record(namespace, name, decision.status)
+        for event in decision.events:
             log.info("%s/%s %s: %s", namespace, name, event.reason, event.message)
 
 
@@ -70,7 +79,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     settings.watching.server_timeout = 120
     load_config()
-    _loop = ReconcileLoop(Kube(), SamplerRegistry(LazyOcrPool(workers=OCR_WORKERS)))
+    samplers = SamplerRegistry(LazyOcrPool(workers=OCR_WORKERS))
+    _loop = ReconcileLoop(Kube(), samplers, OperatorMetrics())
     _loop.thread.start()
 
 

@@ -7,6 +7,7 @@ pass is redone from fresh reads (every action is idempotent), so no update is lo
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from imagerollout.core.analysis import AnalysisState
 from imagerollout.core.decide import decide
 from imagerollout.core.observations import AnalysisObservation, Observations
 from imagerollout.kube.client import ConflictError, Kube
+from imagerollout.metrics import OperatorMetrics
 from imagerollout.observe import deployment_view
 from imagerollout.quality.suite import Suite, default_suite, load_suite
 from imagerollout.sampler.registry import Arms, SamplerRegistry, resolve_arms
@@ -61,6 +63,7 @@ def reconcile(
     name: str,
     now: Callable[[], datetime] = utc_now,
     samplers: SamplerRegistry | None = None,
+    metrics: OperatorMetrics | None = None,
 ) -> Decision | None:
     key = f"{namespace}/{name}"
     for _ in range(STATUS_RETRIES):
@@ -76,7 +79,10 @@ def reconcile(
         if samplers is not None:
             analysis = observe_analysis(kube, samplers, spec, status, observations, key)
             observations = replace(observations, analysis=analysis)
+        started = time.perf_counter()
         decision = decide(spec, status, observations, now(), rollout["metadata"].get("generation"))
+        if metrics is not None:
+            metrics.decision_seconds.observe(time.perf_counter() - started)
         for action in decision.actions:
             apply(kube, router, rollout, spec, observations, action)
         if decision.status != status:

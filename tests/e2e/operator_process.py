@@ -34,10 +34,11 @@ class OperatorProcess:
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.metrics_port = 0
 
     def start(self) -> None:
         self.starts += 1
-        port = free_port()
+        port, self.metrics_port = free_port(), free_port()
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
@@ -55,6 +56,8 @@ class OperatorProcess:
                 self.namespace,
                 "--liveness",
                 f"http://127.0.0.1:{port}/healthz",
+                "--metrics-address",
+                f"127.0.0.1:{self.metrics_port}",
             ],
             cwd=REPO_ROOT,
             env={**env, "PYTHONPATH": str(REPO_ROOT / "operator")},
@@ -74,6 +77,13 @@ class OperatorProcess:
                 return int(reply.status) == 200
         except OSError:
             return False
+
+    def scrape(self) -> str:
+        """The operator's /metrics page, as Prometheus reads it."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            text: str = reply.read().decode()
+            return text
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no finalizers, as when a node dies."""

@@ -81,6 +81,10 @@ def test_a_logo_regression_is_rolled_back_at_stage0_naming_the_stratum(
     assert failed[0].startswith("text/logos")
     evidence = Path(status["analysis"]["evidence"])
     assert sorted(evidence.glob("*-canary.png")), "raw canary outputs are kept"
+    metrics = env.operator.scrape()
+    assert 'gate="text/logos",name="imagegen"' in metrics
+    assert 'imagerollout_gate_evaluations_total{gate="text/logos"' in metrics
+    assert 'verdict="Fail"} ' in metrics
     snapshot = status["analysis"]["snapshot"]
     assert float(snapshot["canary"]["typographyAccuracy"]) < float(
         snapshot["baseline"]["typographyAccuracy"]

@@ -39,6 +39,11 @@ def test_promotes_through_every_weight_and_keeps_the_users_route(env: RolloutEnv
         assert reason in reasons
     messages = [e["message"] for e in env.events()]
     assert any(m.startswith("canary 25%, primary 75%") for m in messages)
+    metrics = env.operator.scrape()
+    rollout = f'name="{NAME}",namespace="{env.namespace}"'
+    assert f"imagerollout_canary_weight_percent{{{rollout}}} 0.0" in metrics
+    assert f'imagerollout_rollout_info{{canary_model="",{rollout},phase="Succeeded"' in metrics
+    assert "imagerollout_reconcile_duration_seconds_count" in metrics
     promoted = {c["type"]: c for c in status["conditions"]}["Promoted"]
     assert promoted["status"] == "True"
     assert promoted["observedGeneration"] == env.get("imr")["metadata"]["generation"]

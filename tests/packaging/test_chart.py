@@ -63,12 +63,14 @@ def test_defaults_one_replica_recreate_security_resources_probe() -> None:
     assert "memory" in operator["resources"]["limits"]
     probe = operator["livenessProbe"]["httpGet"]
     assert probe == {"path": "/healthz", "port": "health"}
-    (port,) = operator["ports"]
-    assert port["name"] == "health"
+    ports = {p["name"]: p["containerPort"] for p in operator["ports"]}
+    assert set(ports) == {"health", "metrics"}
     assert operator["args"] == [
         "run",
         "--liveness",
-        f"http://0.0.0.0:{port['containerPort']}/healthz",
+        f"http://0.0.0.0:{ports['health']}/healthz",
+        "--metrics-address",
+        f"0.0.0.0:{ports['metrics']}",
     ]
     mounts = {m["mountPath"] for m in operator["volumeMounts"]}
     assert "/tmp" in mounts  # Tesseract writes scratch files; the root filesystem is read-only

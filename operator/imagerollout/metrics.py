@@ -1,0 +1,100 @@
+"""The operator's own metrics for the dashboards on-call watches (prometheus_client).
+
+Names follow Prometheus conventions: one `imagerollout_` prefix, base units, `_info` for
+labels-as-data, `_total` for counters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from imagerollout.api.v1alpha1 import RolloutStatus
+
+_ROLLOUT = ("namespace", "name")
+
+
+class OperatorMetrics:
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.weight = Gauge(
+            "imagerollout_canary_weight_percent",
+            "Percent of traffic on the canary.",
+            _ROLLOUT,
+            registry=registry,
+        )
+        self.info = Gauge(
+            "imagerollout_rollout_info",
+            "Phase and models of each rollout (always 1).",
+            (*_ROLLOUT, "phase", "stable_model", "canary_model"),
+            registry=registry,
+        )
+        self.evaluations = Counter(
+            "imagerollout_gate_evaluations_total",
+            "Gate evaluations by verdict.",
+            (*_ROLLOUT, "gate", "verdict"),
+            registry=registry,
+        )
+        self.gate_value = Gauge(
+            "imagerollout_gate_value",
+            "Latest estimate of each gate per arm (baseline, canary).",
+            (*_ROLLOUT, "gate", "arm"),
+            registry=registry,
+        )
+        self.gate_bound = Gauge(
+            "imagerollout_gate_effect_bound",
+            "Anytime-valid bounds (lower, upper) on canary minus baseline.",
+            (*_ROLLOUT, "gate", "bound"),
+            registry=registry,
+        )
+        self.pairs = Gauge(
+            "imagerollout_analysis_pairs",
+            "Pairs (baseline and canary image) judged in the current rollout.",
+            _ROLLOUT,
+            registry=registry,
+        )
+        self.reconcile_seconds = Histogram(
+            "imagerollout_reconcile_duration_seconds",
+            "One reconcile pass: reads, decision, actions, status write.",
+            registry=registry,
+        )
+        self.decision_seconds = Histogram(
+            "imagerollout_decision_duration_seconds",
+            "The pure decision alone.",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=registry,
+        )
+        self._info_labels: dict[tuple[str, str], tuple[str, str, str]] = {}
+
+    def record(self, namespace: str, name: str, status: RolloutStatus) -> None:
+        key = (namespace, name)
+        self.weight.labels(*key).set(status.canary_weight)
+        info = (
+            status.phase.value if status.phase else "",
+            status.stable.model if status.stable else "",
+            status.canary.model if status.canary else "",
+        )
+        previous = self._info_labels.get(key)
+        if previous is not None and previous != info:
+            self.info.remove(*key, *previous)  # one series per rollout, not one per phase seen
+        self.info.labels(*key, *info).set(1)
+        self._info_labels[key] = info
+        analysis = status.analysis
+        if analysis is None:
+            return
+        self.pairs.labels(*key).set(analysis.samples)
+        for gate in analysis.gates:
+            self.evaluations.labels(*key, gate.gate, gate.verdict).inc()
+            self.gate_value.labels(*key, gate.gate, "baseline").set(float(gate.baseline))
+            self.gate_value.labels(*key, gate.gate, "canary").set(float(gate.canary))
+            self.gate_bound.labels(*key, gate.gate, "lower").set(float(gate.lower))
+            self.gate_bound.labels(*key, gate.gate, "upper").set(float(gate.upper))
+
+    def forget(self, namespace: str, name: str) -> None:
+        key = (namespace, name)
+        info = self._info_labels.pop(key, None)
+        if info is not None:
+            self.info.remove(*key, *info)
+        for gauge in (self.weight, self.pairs):
+            with contextlib.suppress(KeyError):
+                gauge.remove(*key)
