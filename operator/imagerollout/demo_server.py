@@ -42,6 +42,7 @@ from typing import Any
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from imagerollout.demo_metrics import ServerMetrics
 from imagerollout.quality.suite import Suite, default_suite, load_suite
 
 FONT_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
@@ -93,6 +94,8 @@ class ServerConfig:
     image_cost: float | None = None
     regress_stratum: str | None = None
     stratum_of_prompt: Mapping[str, str] = field(default_factory=dict)
+    variant: str = "baseline"
+    error_reason: str = "server_error"
 
     def knobs_for(self, prompt: str) -> Knobs:
         """The image knobs that apply to this prompt (none outside the regressed stratum)."""
@@ -340,19 +343,26 @@ def _render_b64(request: ImageRequest, knobs: Knobs) -> list[str]:
 
 
 def build_app(config: ServerConfig) -> web.Application:
+    metrics = ServerMetrics(config.model_name, config.variant)
+
     async def generations(http_request: web.Request) -> web.Response:
+        started = time.monotonic()
+        response, images = await _generate(http_request)
+        reason = config.error_reason if response.status >= 500 else None
+        metrics.observe(response.status, time.monotonic() - started, images, reason)
+        return response
+
+    async def _generate(http_request: web.Request) -> tuple[web.Response, int]:
+        """The response, and how many images it carries."""
         try:
             image_request = parse_request(await http_request.json())
         except ValueError as err:  # BadRequestError, or a body that is not JSON
-            return _error(
-                400,
-                str(err) if isinstance(err, BadRequestError) else "body is not JSON",
-                "invalid_request_error",
-            )
+            message = str(err) if isinstance(err, BadRequestError) else "body is not JSON"
+            return _error(400, message, "invalid_request_error"), 0
         if config.latency_ms > 0:
             await asyncio.sleep(config.latency_ms / 1000)
         if fails(image_request.prompt, image_request.seed, config.error_rate):
-            return _error(500, "injected failure (--error-rate)", "server_error")
+            return _error(500, f"injected failure: {config.error_reason}", "server_error"), 0
         knobs = config.knobs_for(image_request.prompt)
         # Rendering is CPU work: keep it off the event loop so requests overlap.
         images = await asyncio.get_running_loop().run_in_executor(
@@ -366,14 +376,18 @@ def build_app(config: ServerConfig) -> web.Application:
             "model": config.model_name,
             "data": [{"b64_json": b} for b in images],
         }
-        return web.json_response(payload, headers=headers)
+        return web.json_response(payload, headers=headers), len(images)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "model": config.model_name})
 
+    async def prometheus(_: web.Request) -> web.Response:
+        return web.Response(body=metrics.exposition(), content_type="text/plain")
+
     app = web.Application()
     app.router.add_post("/v1/images/generations", generations)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", prometheus)
     return app
 
 
@@ -421,6 +435,14 @@ def _parser() -> argparse.ArgumentParser:
         "--image-cost", type=_non_negative, default=None, help="value of the x-image-cost header"
     )
     parser.add_argument(
+        "--variant", default="baseline", help="the variant label of /metrics (baseline, canary)"
+    )
+    parser.add_argument(
+        "--error-reason",
+        default="server_error",
+        help="reason label of injected errors, e.g. decoder_failure:text_artifact_misalignment",
+    )
+    parser.add_argument(
         "--noise-seed", type=int, default=0, help="decorrelates the damage of equal-knob servers"
     )
     parser.add_argument(
@@ -454,6 +476,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[ServerConfig, s
         image_cost=args.image_cost,
         regress_stratum=args.regress_stratum,
         stratum_of_prompt=suite.stratum_of_prompt(),
+        variant=args.variant,
+        error_reason=args.error_reason,
     )
     return config, args.host, args.port
 
