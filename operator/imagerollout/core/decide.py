@@ -12,6 +12,7 @@ from imagerollout.api.v1alpha1 import Phase, Revision, RolloutSpec, RolloutStatu
 from imagerollout.core import reasons as R
 from imagerollout.core.actions import Decision, EnsurePrimary, EnsureServices, ScaleCanary
 from imagerollout.core.draft import Draft
+from imagerollout.core.durations import parse_duration, seconds_between
 from imagerollout.core.gating import (
     GateVerdict,
     handle_inconclusive,
@@ -164,8 +165,6 @@ def _blocked(
     spec: RolloutSpec, d: Draft, target: DeploymentView, obs: Observations, why: str
 ) -> Decision | None:
     """Record a wait on pods or routing; abort once it outlasts spec.progressDeadline."""
-    from imagerollout.core.durations import parse_duration, seconds_between
-
     since = d.status.blocked_since or d.stamp
     d.set(blocked_since=since)
     limit = parse_duration(spec.progress_deadline).total_seconds()

@@ -7,7 +7,7 @@ from typing import Any
 
 from imagerollout.api.v1alpha1 import Phase, RolloutStatus
 from imagerollout.core.actions import Action, Decision, Event, ScaleCanary, SetWeight
-from imagerollout.core.conditions import find, set_condition
+from imagerollout.core.conditions import set_condition
 from imagerollout.core.durations import format_time
 
 
@@ -46,16 +46,16 @@ class Draft:
 
     def condition(self, type_: str, status: bool, reason: str, message: str = "") -> None:
         # Transition times compare with the status before this pass, not with the draft.
-        before = find(self.before.conditions, type_)
-        moved = before is None or before.status != ("True" if status else "False")
-        stamp = self.stamp if moved or before is None else before.last_transition_time
-        conditions = set_condition(
-            list(self.status.conditions), type_, status, reason, message, stamp, self.generation
+        self.updates["conditions"] = set_condition(
+            list(self.status.conditions),
+            type_,
+            status,
+            reason,
+            message,
+            self.stamp,
+            self.generation,
+            before=self.before.conditions,
         )
-        self.updates["conditions"] = [
-            c.model_copy(update={"last_transition_time": stamp}) if c.type == type_ else c
-            for c in conditions
-        ]
 
     def phase(self, phase: Phase, message: str) -> Decision:
         self.set(phase=phase, message=message)
