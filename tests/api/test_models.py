@@ -45,6 +45,7 @@ STATUS: dict[str, Any] = {
     "canary": {"revision": "da79546c1c", "model": "registry.example/imagegen:v2"},
     "controllerPause": True,
     "analysis": None,
+    "metrics": None,
     "conditions": [
         {
             "type": "Paused",

@@ -7,48 +7,19 @@ in `json_schema_extra` so that the API server rejects bad input with a clear mes
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, JsonValue, StringConstraints
 
-JsonDict = dict[str, JsonValue]
-
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-DURATION = r"^([0-9]+(ms|s|m|h))+$"
-
-
-def cel(rule: str, message: str) -> JsonDict:
-    return {"rule": rule, "message": message}
-
-
-def duration_field(description: str, minimum: str, maximum: str, **kw: Any) -> Any:
-    """A Go-style duration string ("30s", "5m", "1h30m") bounded by CEL."""
-    # The matches() guard keeps "10d" or "soon" from reaching duration(), which would fail
-    # with a type conversion error instead of the message.
-    rule = (
-        f"self.matches('{DURATION}') && "
-        f"duration(self) >= duration('{minimum}') && duration(self) <= duration('{maximum}')"
-    )
-    return Field(
-        description=f"{description} A duration such as 30s, 5m or 1h30m, "
-        f"from {minimum} to {maximum}.",
-        pattern=DURATION,
-        max_length=32,
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                cel(rule, f"must be a duration from {minimum} to {maximum}")
-            ]
-        },
-        **kw,
-    )
-
-
-class ApiModel(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
-    )
+from imagerollout.api.fields import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    ApiModel,
+    cel,
+    decimal_field,
+    duration_field,
+)
+from imagerollout.api.metric_gates import MetricsAnalysis, MetricsStatus
 
 
 class TargetRef(ApiModel):
@@ -102,21 +73,6 @@ class TrafficRouting(ApiModel):
     )
     gateway_api: GatewayAPIRouting | None = Field(
         None, alias="gatewayAPI", description="Gateway API HTTPRoute weights."
-    )
-
-
-DECIMAL = r"^[0-9]{1,9}(\.[0-9]{1,9})?$"
-
-
-def decimal_field(description: str, maximum: str, **kw: Any) -> Any:
-    """A non-negative decimal as a string (the API conventions allow no floats in spec)."""
-    rule = f"double(self) <= {float(maximum)!r}"
-    return Field(
-        description=f'{description} A decimal string such as "3" or "0.05", at most {maximum}.',
-        pattern=DECIMAL,
-        max_length=20,
-        json_schema_extra={"x-kubernetes-validations": [cel(rule, f"must be at most {maximum}")]},
-        **kw,
     )
 
 
@@ -283,6 +239,11 @@ class RolloutSpec(ApiModel):
         None,
         description="Quality gates: the suite, scorers and the judge. Omitted: steps only wait.",
     )
+    metrics: MetricsAnalysis | None = Field(
+        None,
+        description="Production-traffic gates from a metric provider (Prometheus), judged "
+        "while users reach the canary.",
+    )
     progress_deadline: str = duration_field(
         "How long a rollout may wait on pods or routing before it is aborted.",
         "10s",
@@ -376,6 +337,7 @@ class RolloutStatus(ApiModel):
     controller_pause: bool = Field(False, description="The current step's pause was issued.")
     conditions: list[Condition] = Field(default_factory=list)
     analysis: AnalysisStatus | None = None
+    metrics: MetricsStatus | None = None
     # Requests from users (kubectl patch --subresource=status), as in Argo Rollouts.
     abort: bool = Field(False, description="Set true to abort; set false again to retry.")
     promote_full: bool = Field(False, description="Set true to skip the remaining steps.")

@@ -22,6 +22,7 @@ from imagerollout.core.gating import (
     step_allows_completion,
 )
 from imagerollout.core.judge import Outcome
+from imagerollout.core.metric_gating import MetricsVerdict, judge_metrics
 from imagerollout.core.observations import DeploymentView, Observations
 from imagerollout.core.revision import primary_selector
 from imagerollout.core.steps import advance_if_done, set_weight
@@ -81,7 +82,12 @@ def decide(
     inconclusive = verdict is not None and verdict.outcome == Outcome.INCONCLUSIVE
     if inconclusive and verdict and handle_inconclusive(spec, d, verdict):
         return _abort(d, target, obs, R.ANALYSIS_INCONCLUSIVE, verdict.why)
-    return _progress(spec, d, target, obs.primary, obs, verdict)
+    metrics = judge_metrics(spec, d, obs.metrics)
+    if metrics.failed is not None:
+        return _abort(d, target, obs, R.METRICS_FAILED, metrics.failed)
+    if metrics.abort is not None:
+        return _abort(d, target, obs, R.METRICS_INCONCLUSIVE, metrics.abort)
+    return _progress(spec, d, target, obs.primary, obs, verdict, metrics)
 
 
 def _initialize(d: Draft, target: DeploymentView, primary: DeploymentView | None) -> Decision:
@@ -135,6 +141,7 @@ def _start(spec: RolloutSpec, d: Draft, target: DeploymentView, retry: bool = Fa
         pause_conditions=[],
         phase=Phase.PROGRESSING,
         analysis=None,
+        metrics=None,
     )
     stable = d.before.stable
     assert stable is not None
@@ -191,8 +198,10 @@ def _progress(
     primary: DeploymentView,
     obs: Observations,
     verdict: GateVerdict | None = None,
+    metrics: MetricsVerdict | None = None,
 ) -> Decision:
     index = d.status.current_step_index or 0
+    metrics = metrics or MetricsVerdict()
     weight = spec.steps[index].weight
     if target.replicas != primary.replicas:
         d.act(ScaleCanary(primary.replicas))
@@ -214,7 +223,8 @@ def _progress(
     else:
         # The next step's weight waits for the next pass: a lost status write then can
         # never move the route back to this step's weight.
-        advance_if_done(spec, d, step_allows_completion(spec, d, verdict))
+        gates_allow = step_allows_completion(spec, d, verdict) and metrics.allows_completion
+        advance_if_done(spec, d, gates_allow)
     status = d.status
     if status.current_step_index == len(spec.steps):
         return _promote(spec, d, target, primary, obs)
@@ -225,6 +235,8 @@ def _progress(
     )
     if verdict is not None:
         message = f"{message}; {verdict.why}"
+    if metrics.summary:
+        message = f"{message}; {metrics.summary}"
     _record_pause(d)
     return d.phase(_running_phase(d), message)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imagerollout.core.analysis import AnalysisState, StratumInfo
+from imagerollout.core.metric_windows import MetricsReading
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Observations:
     route: RouteView
     # The quality gates' sampler: None when the rollout has no spec.analysis.
     analysis: AnalysisObservation | None = None
+    # A production-traffic window read from the metric provider, when one was due.
+    metrics: MetricsReading | None = None
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,11 @@ GATE_FAILED: Final = "GateFailed"
 STAGE0: Final = "Stage0"
 INCONCLUSIVE_ANALYSIS: Final = "InconclusiveAnalysis"
 ANALYSIS_ERROR: Final = "AnalysisError"
+
+# Production-traffic (metric provider) gates.
+METRICS_FAILED: Final = "MetricsAnalysisFailed"
+METRICS_INCONCLUSIVE: Final = "MetricsInconclusive"
+METRICS_CONCLUSIVE: Final = "MetricsConclusive"
+METRIC_GATE_FAILED: Final = "MetricGateFailed"
+METRIC_GATES_PASSED: Final = "MetricGatesPassed"
+INCONCLUSIVE_METRICS: Final = "InconclusiveMetrics"

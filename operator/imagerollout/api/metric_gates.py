@@ -1,0 +1,223 @@
+"""Spec and status of the production-traffic gates: PromQL per arm, judged every window.
+
+While real users reach the canary (0% < weight < 100%), the operator queries the metric
+provider once per `interval` for both arms over the window since the last evaluation.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, JsonValue, StringConstraints
+
+from imagerollout.api.fields import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    ApiModel,
+    cel,
+    decimal_field,
+    duration_field,
+)
+
+COUNT_TEMPLATES = ("ErrorRate", "DecoderFailures")
+BIG = "100000000"
+TEMPLATE_VARIABLES = ("namespace", "service", "variant", "rollout", "window")
+
+
+class MetricTemplate(StrEnum):
+    ERROR_RATE = "ErrorRate"
+    DECODER_FAILURES = "DecoderFailures"
+    LATENCY_P95 = "LatencyP95"
+    LATENCY_P99 = "LatencyP99"
+    COST_PER_IMAGE = "CostPerImage"
+
+
+class SecretRef(ApiModel):
+    name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253, description="Secret name.")
+
+
+class PrometheusProvider(ApiModel):
+    address: str = Field(
+        description="Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090.",
+        pattern=r"^https?://[^\s]+$",
+        max_length=512,
+    )
+    auth_secret_ref: SecretRef | None = Field(
+        None,
+        description="Secret in the rollout's namespace with `token` (bearer) or `username` and "
+        "`password` (basic auth), and optionally `ca.crt` (PEM bundle to verify TLS).",
+    )
+    timeout: str = duration_field("Timeout of each query.", "1s", "60s", default="10s")
+
+
+class MetricProvider(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "[has(self.prometheus)].filter(set, set).size() == 1",
+                    "exactly one metric provider must be set (supported: prometheus)",
+                )
+            ]
+        }
+    )
+    prometheus: PrometheusProvider | None = Field(None, description="A Prometheus server.")
+
+
+class Threshold(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel("has(self.min) || has(self.max)", "threshold needs min or max")
+            ]
+        }
+    )
+    min: str | None = decimal_field("The canary's value must be at least this.", BIG, default=None)
+    max: str | None = decimal_field("The canary's value must be at most this.", BIG, default=None)
+
+
+_COUNT = (
+    f"(has(self.template) && self.template in {list(COUNT_TEMPLATES)}) || has(self.errorsQuery)"
+)
+METRIC_GATE_RULES: list[JsonValue] = [
+    cel(
+        "[has(self.template), has(self.query), has(self.errorsQuery)].filter(set, set).size() == 1",
+        "set exactly one of template, query or errorsQuery",
+    ),
+    cel("!has(self.errorsQuery) || has(self.countQuery)", "errorsQuery needs countQuery"),
+    cel(
+        f"{_COUNT} || has(self.maxDegradation) || has(self.threshold)",
+        "a value gate needs maxDegradation or threshold",
+    ),
+    cel(f"!has(self.maxRatio) || {_COUNT}", "maxRatio applies to count gates only"),
+    cel("!has(self.maxRatio) || double(self.maxRatio) >= 1.0", "maxRatio must be at least 1"),
+    cel("!has(self.maxDegradation) || !(" + _COUNT + ")", "count gates use maxRatio"),
+]
+
+
+class MetricGate(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": METRIC_GATE_RULES})
+    name: str = Field(
+        description="Gate name, used in status and events.", pattern=DNS_LABEL, max_length=63
+    )
+    template: MetricTemplate | None = Field(
+        None,
+        description="A built-in query over the model server's metrics (imagegen_*), "
+        "selected by the namespace and service labels.",
+    )
+    query: str | None = Field(
+        None,
+        max_length=4096,
+        description="PromQL giving one value per arm. Variables: {{namespace}}, {{service}}, "
+        "{{variant}}, {{rollout}}, {{window}} and args; values are escaped.",
+    )
+    errors_query: str | None = Field(
+        None,
+        max_length=4096,
+        description="PromQL counting bad events per arm in {{window}}; judged against "
+        "countQuery with a sequential rate test.",
+    )
+    count_query: str | None = Field(
+        None,
+        max_length=4096,
+        description="PromQL counting requests per arm in {{window}}, for the minCount guard.",
+    )
+    args: dict[str, Annotated[str, StringConstraints(max_length=253)]] = Field(
+        default_factory=dict,
+        max_length=16,
+        description="Extra template variables, e.g. reason for DecoderFailures.",
+    )
+    max_ratio: str | None = decimal_field(
+        "Count gates: the canary/baseline rate ratio tolerated (default 1). The gate fails "
+        "once the canary's rate is shown to exceed it.",
+        "1000",
+        default=None,
+    )
+    max_degradation: str | None = decimal_field(
+        "Value gates: how much higher than the baseline's the canary's value may be, in the "
+        "metric's unit (seconds for latency, dollars for cost).",
+        BIG,
+        default=None,
+    )
+    threshold: Threshold | None = Field(None, description="Plain bounds on the canary's value.")
+    min_count: int = Field(
+        20, ge=0, le=1000000, description="Requests each arm needs in a window for it to count."
+    )
+    failure_limit: int = Field(
+        0, ge=0, le=100, description="Breaching windows tolerated before the gate fails."
+    )
+
+
+class InconclusiveAction(StrEnum):
+    HOLD = "Hold"
+    PAUSE = "Pause"
+    ABORT = "Abort"
+
+
+class MetricsInconclusive(ApiModel):
+    action: InconclusiveAction = Field(
+        InconclusiveAction.HOLD,
+        description="Hold: the step waits for good data. Pause: pause after `limit` "
+        "inconclusive evaluations in a row. Abort: roll back after `limit`.",
+    )
+    limit: int = Field(3, ge=1, le=1000, description="Inconclusive evaluations in a row.")
+
+
+class MetricsAnalysis(ApiModel):
+    provider: MetricProvider = Field(description="Where the metrics come from.")
+    interval: str = duration_field("Length of each evaluation window.", "2s", "1h", default="30s")
+    min_windows: int = Field(
+        2, ge=1, le=1000, description="Conclusive windows every gate needs at each step."
+    )
+    stale_after: str = duration_field(
+        "A window whose newest sample is older than this is Inconclusive.", "1s", "1h", default="2m"
+    )
+    alpha: str = decimal_field(
+        "False-rollback rate of the count gates' sequential tests, split across them.",
+        "0.5",
+        default="0.05",
+    )
+    inconclusive: MetricsInconclusive = Field(
+        default_factory=MetricsInconclusive, description="What missing or bad data does."
+    )
+    gates: list[MetricGate] = Field(
+        min_length=1,
+        max_length=16,
+        description="Production-traffic gates, canary against baseline.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "self.all(g, self.exists_one(h, h.name == g.name))", "gate names must be unique"
+                )
+            ]
+        },
+    )
+
+
+class MetricGateStatus(ApiModel):
+    gate: str
+    verdict: str = Field(description="Pass, Fail or Inconclusive, for the latest window.")
+    reason: str = ""
+    canary: str | None = None
+    baseline: str | None = None
+    bound: str | None = Field(None, description="The limit the canary's value was held to.")
+    canary_count: int | None = Field(None, description="Canary requests in the latest window.")
+    baseline_count: int | None = None
+    windows: int = Field(0, description="Conclusive windows at the current step.")
+    failures: int = Field(0, description="Breaching windows in this rollout.")
+    evidence: list[float] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Count gates: log likelihood ratios of the sequential test, per ratio.",
+    )
+
+
+class MetricsStatus(ApiModel):
+    evaluations: int = 0
+    last_evaluation: str | None = Field(None, json_schema_extra={"format": "date-time"})
+    window_seconds: int | None = Field(None, description="Length of the latest window.")
+    step_index: int | None = Field(None, description="The step the gates' windows count for.")
+    inconclusive_streak: int = Field(0, description="Inconclusive evaluations in a row.")
+    inconclusive_paused: bool = False
+    gates: list[MetricGateStatus] = Field(default_factory=list, max_length=16)
