@@ -64,7 +64,20 @@ class OperatorMetrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
             registry=registry,
         )
+        self.metric_gate_value = Gauge(
+            "imagerollout_metric_gate_value",
+            "Latest window of each production-traffic gate: canary, baseline and bound.",
+            (*_ROLLOUT, "gate", "arm"),
+            registry=registry,
+        )
+        self.metric_windows = Counter(
+            "imagerollout_metric_gate_windows_total",
+            "Production-traffic gate windows judged, by verdict.",
+            (*_ROLLOUT, "gate", "verdict"),
+            registry=registry,
+        )
         self._info_labels: dict[tuple[str, str], tuple[str, str, str]] = {}
+        self._metric_evaluations: dict[tuple[str, str], int] = {}
 
     def record(self, namespace: str, name: str, status: RolloutStatus) -> None:
         key = (namespace, name)
@@ -79,6 +92,7 @@ class OperatorMetrics:
             self.info.remove(*key, *previous)  # one series per rollout, not one per phase seen
         self.info.labels(*key, *info).set(1)
         self._info_labels[key] = info
+        self._record_metric_gates(key, status)
         analysis = status.analysis
         if analysis is None:
             return
@@ -90,11 +104,37 @@ class OperatorMetrics:
             self.gate_bound.labels(*key, gate.gate, "lower").set(float(gate.lower))
             self.gate_bound.labels(*key, gate.gate, "upper").set(float(gate.upper))
 
+    def _record_metric_gates(self, key: tuple[str, str], status: RolloutStatus) -> None:
+        metrics = status.metrics
+        if metrics is None:
+            return
+        fresh = metrics.evaluations != self._metric_evaluations.get(key)
+        self._metric_evaluations[key] = metrics.evaluations
+        for gate in metrics.gates:
+            if fresh and gate.verdict:
+                self.metric_windows.labels(*key, gate.gate, gate.verdict).inc()
+            arms = (("canary", gate.canary), ("baseline", gate.baseline), ("bound", gate.bound))
+            for arm, value in arms:
+                number = _number(value)
+                if number is not None:
+                    self.metric_gate_value.labels(*key, gate.gate, arm).set(number)
+
     def forget(self, namespace: str, name: str) -> None:
         key = (namespace, name)
+        self._metric_evaluations.pop(key, None)
         info = self._info_labels.pop(key, None)
         if info is not None:
             self.info.remove(*key, *info)
         for gauge in (self.weight, self.pairs):
             with contextlib.suppress(KeyError):
                 gauge.remove(*key)
+
+
+def _number(text: str | None) -> float | None:
+    """Status numbers are strings; a bound such as "x1.5" or "[0, 1]" is not plotted."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None

@@ -27,6 +27,7 @@ from imagerollout.core.analysis import AnalysisState
 from imagerollout.core.decide import decide
 from imagerollout.core.observations import AnalysisObservation, Observations
 from imagerollout.kube.client import ConflictError, Kube
+from imagerollout.metric_reader import read_metrics
 from imagerollout.metrics import OperatorMetrics
 from imagerollout.observe import deployment_view
 from imagerollout.quality.suite import Suite, default_suite, load_suite
@@ -79,8 +80,11 @@ def reconcile(
         if samplers is not None:
             analysis = observe_analysis(kube, samplers, spec, status, observations, key)
             observations = replace(observations, analysis=analysis)
+        moment = now()
+        reading = read_metrics(kube, spec, status, namespace, name, moment)
+        observations = replace(observations, metrics=reading)
         started = time.perf_counter()
-        decision = decide(spec, status, observations, now(), rollout["metadata"].get("generation"))
+        decision = decide(spec, status, observations, moment, rollout["metadata"].get("generation"))
         if metrics is not None:
             metrics.decision_seconds.observe(time.perf_counter() - started)
         for action in decision.actions:

@@ -93,4 +93,11 @@ each rule here is used.
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [get]
+{{- with .Values.rbac.metricProviderSecrets }}
+# Only the named Secrets: spec.metrics.provider.prometheus.authSecretRef (token, basic auth, CA).
+- apiGroups: [""]
+  resources: [secrets]
+  resourceNames: {{ toJson . }}
+  verbs: [get]
+{{- end }}
 {{- end -}}

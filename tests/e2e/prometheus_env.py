@@ -1,0 +1,94 @@
+"""A rollout judged on production traffic: demo model servers for both arms, a real Prometheus
+scraping them, and synthetic users split by the HTTPRoute's current weights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import config
+
+from imagerollout.demo_traffic import TrafficGenerator, route_weights
+from imagerollout.kube.client import Kube
+from tests.e2e.demo_servers import demo_server
+from tests.e2e.rollout_env import DEMO, NAME, RolloutEnv, timed_steps
+from tests.e2e.route_watch import RouteWatch
+from tests.prometheus_server import PrometheusServer
+
+PRIMARY, CANARY = f"{NAME}-primary", f"{NAME}-canary"
+USERS_RPS = 40.0
+
+
+def metrics_spec(prometheus_url: str, **overrides: Any) -> dict[str, Any]:
+    """Short windows and small counts, so a test runs in about a minute."""
+    return {
+        "provider": {"prometheus": {"address": prometheus_url, "timeout": "5s"}},
+        "interval": "5s",
+        "minWindows": 2,
+        "staleAfter": "30s",
+        "gates": [
+            {"name": "error-rate", "template": "ErrorRate", "minCount": 5},
+            {"name": "decoder-failures", "template": "DecoderFailures", "minCount": 5},
+            {
+                "name": "latency-p95",
+                "template": "LatencyP95",
+                "maxDegradation": "0.2",
+                "minCount": 5,
+            },
+        ],
+        **overrides,
+    }
+
+
+@dataclass
+class TrafficRollout:
+    env: RolloutEnv
+    prometheus: PrometheusServer
+    traffic: TrafficGenerator
+    stack: ExitStack
+
+    def deploy(self, metrics: dict[str, Any]) -> RouteWatch:
+        """Apply the demo and the rollout; watch the route's weights from Initialized on."""
+        manifest = yaml.safe_load((DEMO / "rollout.yaml").read_text())
+        manifest["spec"]["steps"] = timed_steps(5, 25, 50, 100, hold="1s")
+        manifest["spec"]["metrics"] = metrics
+        self.env.kubectl("apply", "-f", str(DEMO / "imagegen.yaml"))
+        self.env.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+        self.env.wait_phase("Initialized")
+        watch = RouteWatch(self.env.cluster.kubeconfig, self.env.namespace, NAME)
+        self.stack.callback(watch.stop)
+        return watch
+
+    def metric_gates(self) -> dict[str, dict[str, Any]]:
+        gates = (self.env.status().get("metrics") or {}).get("gates") or []
+        return {g["gate"]: g for g in gates}
+
+
+@contextmanager
+def traffic_rollout(
+    env: RolloutEnv, tmp_path: Path, baseline_knobs: tuple[str, ...], canary_knobs: tuple[str, ...]
+) -> Iterator[TrafficRollout]:
+    """Servers, Prometheus scraping them with the labels a ServiceMonitor gives, and users."""
+    with ExitStack() as stack:
+        baseline = stack.enter_context(demo_server(tmp_path, "baseline", *baseline_knobs))
+        canary = stack.enter_context(demo_server(tmp_path, "canary", *canary_knobs))
+        prometheus = PrometheusServer(tmp_path / "prometheus")
+        prometheus.start()
+        stack.callback(prometheus.stop)
+        for service, url in ((PRIMARY, baseline), (CANARY, canary)):
+            labels = {"namespace": env.namespace, "service": service}
+            prometheus.add_targets(service, [url.removeprefix("http://")], labels)
+        targets = [u.removeprefix("http://") for u in (baseline, canary)]
+        prometheus.wait_for_targets_up(targets, timeout=30)
+        kube = Kube(config.new_client_from_config(str(env.cluster.kubeconfig)))  # type: ignore[no-untyped-call]
+        traffic = TrafficGenerator(
+            lambda: route_weights(kube, env.namespace, NAME),
+            {PRIMARY: baseline, CANARY: canary},
+            rps=USERS_RPS,
+            seed=7,
+        )
+        yield TrafficRollout(env, prometheus, traffic, stack)

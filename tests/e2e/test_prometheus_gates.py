@@ -1,0 +1,122 @@
+"""Production-traffic gates end to end: the real operator and API server, a real Prometheus
+scraping demo model servers, and synthetic users following the HTTPRoute's weights."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.helpers import wait_for
+from tests.e2e.prometheus_env import CANARY, metrics_spec, traffic_rollout
+from tests.e2e.rollout_env import RolloutEnv
+
+pytestmark = pytest.mark.e2e
+DECODER_FAILURE = "decoder_failure:text_artifact_misalignment"
+
+
+def test_a_latency_regression_is_rolled_back_at_5_percent(env: RolloutEnv, tmp_path: Path) -> None:
+    with traffic_rollout(env, tmp_path, (), ("--latency-ms", "400")) as rollout:
+        watch = rollout.deploy(metrics_spec(rollout.prometheus.url))
+        with rollout.traffic:
+            env.set_model("v2")
+            status = env.wait_phase("Degraded", timeout=120)
+            counts = rollout.traffic.counts()
+
+    assert watch.weights == [0, 5, 0], "rolled back at the first step that had users"
+    gates = {g["gate"]: g for g in status["metrics"]["gates"]}
+    latency = gates["latency-p95"]
+    assert latency["verdict"] == "Fail"
+    assert float(latency["canary"]) > float(latency["bound"]) > float(latency["baseline"])
+    assert gates["error-rate"]["verdict"] != "Fail"
+    progressing = {c["type"]: c for c in status["conditions"]}["Progressing"]
+    assert progressing["reason"] == "MetricsAnalysisFailed"
+    assert "latency-p95" in progressing["message"]
+    assert counts[CANARY]["ok"] > 0, "users reached the canary"
+    failed_at = watch.first_time_at(5, 0)
+    rolled_back = watch.first_time_at(0, failed_at or 0)
+    assert failed_at is not None
+    assert rolled_back is not None
+    print(f"\n[figure] latency regression: canary at 5% for {rolled_back - failed_at:.1f}s")
+    metrics = env.operator.scrape()
+    assert 'imagerollout_metric_gate_windows_total{gate="latency-p95"' in metrics
+
+
+def test_an_error_regression_is_rolled_back(env: RolloutEnv, tmp_path: Path) -> None:
+    errors = ("--error-rate", "0.3", "--error-reason", DECODER_FAILURE)
+    with traffic_rollout(env, tmp_path, (), errors) as rollout:
+        watch = rollout.deploy(metrics_spec(rollout.prometheus.url))
+        with rollout.traffic:
+            env.set_model("v2")
+            status = env.wait_phase("Degraded", timeout=120)
+
+    assert watch.weights[-1] == 0
+    assert max(watch.weights) <= 25, "caught within the first two steps"
+    gates = {g["gate"]: g for g in status["metrics"]["gates"]}
+    failed = {name for name, g in gates.items() if g["verdict"] == "Fail"}
+    assert failed & {"error-rate", "decoder-failures"}
+    for name in failed:
+        assert float(gates[name]["canary"]) > float(gates[name]["baseline"])
+    reasons = env.event_reasons()
+    assert "MetricGateFailed" in reasons
+    assert "MetricsAnalysisFailed" in reasons
+    assert "RolloutPromoted" not in reasons
+
+
+def test_a_good_canary_passes_and_is_promoted(env: RolloutEnv, tmp_path: Path) -> None:
+    with traffic_rollout(env, tmp_path, (), ()) as rollout:
+        watch = rollout.deploy(metrics_spec(rollout.prometheus.url))
+        with rollout.traffic:
+            env.set_model("v2")
+            status = env.wait_phase("Succeeded", timeout=180)
+
+    assert watch.weights == [0, 5, 25, 50, 100, 0]
+    reasons = env.event_reasons()
+    assert reasons.count("MetricGatesPassed") == 3, "one per step with users on both arms"
+    assert "MetricGateFailed" not in reasons
+    assert status["metrics"]["evaluations"] >= 6
+
+
+def test_prometheus_stopped_mid_rollout_holds_then_continues(
+    env: RolloutEnv, tmp_path: Path
+) -> None:
+    with traffic_rollout(env, tmp_path, (), ()) as rollout:
+        watch = rollout.deploy(metrics_spec(rollout.prometheus.url))
+        with rollout.traffic:
+            env.set_model("v2")
+            wait_for(lambda: env.status().get("canaryWeight") == 25, 120, 0.2, "step 2 (25%)")
+            rollout.prometheus.stop()
+            stopped = time.monotonic()
+            held = wait_for(lambda: _inconclusive(env), 60, 0.2, "an inconclusive window")
+            # Several intervals later the rollout still holds at 25%: never promoted blind.
+            wait_for(
+                lambda: env.status()["metrics"]["inconclusiveStreak"] >= 3, 60, 0.5, "3 windows"
+            )
+            during = env.status()
+            rollout.prometheus.start()
+            restarted = time.monotonic()
+            status = env.wait_phase("Succeeded", timeout=180)
+            done = time.monotonic()
+
+    assert during["canaryWeight"] == 25
+    assert during["phase"] == "Progressing"
+    reasons_during = [g["reason"] for g in held["metrics"]["gates"]]
+    assert any("Prometheus" in r or "unreachable" in r or "refused" in r for r in reasons_during)
+    assert "metrics inconclusive" in during["message"]
+    assert watch.weights == [0, 5, 25, 50, 100, 0]
+    assert status["metrics"]["inconclusiveStreak"] == 0
+    reasons = env.event_reasons()
+    assert "MetricsInconclusive" in reasons
+    assert "MetricsConclusive" in reasons
+    print(
+        f"\n[figure] Prometheus down {restarted - stopped:.1f}s at 25%: held; "
+        f"promoted {done - restarted:.1f}s after it came back"
+    )
+
+
+def _inconclusive(env: RolloutEnv) -> dict[str, Any] | None:
+    status = env.status()
+    metrics = status.get("metrics") or {}
+    return status if metrics.get("inconclusiveStreak", 0) >= 1 else None
