@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 PYTEST := $(VENV)/pytest
 
-.PHONY: deps cluster cluster-down demo test lint unit e2e crd clean
+.PHONY: deps cluster cluster-down demo test lint unit e2e crd clean prometheus-up prometheus-down
 
 deps:
 	@scripts/install-deps.sh
@@ -13,6 +13,12 @@ cluster: deps
 
 cluster-down:
 	@scripts/cluster-down.sh
+
+prometheus-up:
+	@scripts/prometheus-up.sh
+
+prometheus-down:
+	@scripts/prometheus-down.sh
 
 demo: deps
 	@scripts/demo.sh

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from imagerollout.demo_metrics import ServerMetrics
 from tests.test_demo_server import HTTP, TYPOGRAPHY, post, start, stop
 
 
@@ -32,3 +35,51 @@ def test_requests_latency_and_errors_by_reason_are_labelled_by_model_and_variant
     assert f"{errors} {float(failed)}" in text
     assert f"imagegen_images_total{{{labels}}} {float(ok)}" in text
     assert f"imagegen_request_duration_seconds_count{{{labels}}} 20.0" in text
+
+
+def sample(text: str, name: str, labels: str) -> float | None:
+    """The value of the sample `name{labels}` in an exposition, None if absent."""
+    prefix = f"{name}{{{labels}}} "
+    values = [
+        float(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix)
+    ]
+    return values[0] if values else None
+
+
+def test_cost_counts_dollars_per_image_of_each_answered_request() -> None:
+    metrics = ServerMetrics("v2", "canary")
+    metrics.observe(200, 0.1, 2, None, cost=0.04)
+    metrics.observe(200, 0.1, 1, None, cost=0.02)
+    metrics.observe(500, 0.1, 0, "server_error")  # no images, no cost
+    text = metrics.exposition().decode()
+    labels = 'model="v2",variant="canary"'
+    assert sample(text, "imagegen_cost_dollars_total", labels) == pytest.approx(0.06)
+    assert sample(text, "imagegen_images_total", labels) == 3.0
+    assert "# HELP imagegen_cost_dollars_total Cost of generated images, in dollars." in text
+
+
+def test_the_server_charges_image_cost_times_images() -> None:
+    server = start("--model-name", "v2", "--variant", "canary", "--image-cost", "0.02")
+    try:
+        for seed, n in enumerate((1, 3, 2)):
+            response = post(
+                server.url, {"prompt": TYPOGRAPHY.prompt, "seed": seed, "n": n, "size": "64x64"}
+            )
+            assert response.status == 200, response.data
+        text = scrape(server.url)
+    finally:
+        stop(server)
+    labels = 'model="v2",variant="canary"'
+    assert sample(text, "imagegen_images_total", labels) == 6.0
+    assert sample(text, "imagegen_cost_dollars_total", labels) == pytest.approx(6 * 0.02)
+
+
+def test_without_image_cost_nothing_is_charged() -> None:
+    server = start("--model-name", "v1")
+    try:
+        assert post(server.url, {"prompt": TYPOGRAPHY.prompt, "size": "64x64"}).status == 200
+        text = scrape(server.url)
+    finally:
+        stop(server)
+    assert sample(text, "imagegen_cost_dollars_total", 'model="v1",variant="baseline"') is None
+    assert sample(text, "imagegen_images_total", 'model="v1",variant="baseline"') == 1.0

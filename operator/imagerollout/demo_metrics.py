@@ -1,5 +1,5 @@
-"""Prometheus metrics of the demo model server: requests, latency and errors by reason,
-labelled by model and variant, as a real model server would export them."""
+"""Prometheus metrics of the demo model server: requests, latency, errors by reason, images and
+their cost, labelled by model and variant, as a real model server would export them."""
 
 from __future__ import annotations
 
@@ -37,12 +37,24 @@ class ServerMetrics:
         self.images = Counter(
             "imagegen_images_total", "Images returned.", LABELS, registry=self.registry
         )
+        # In dollars like x-image-cost, so cost per image is rate(cost) / rate(images), unscaled.
+        self.cost = Counter(
+            "imagegen_cost_dollars_total",
+            "Cost of generated images, in dollars.",
+            LABELS,
+            registry=self.registry,
+        )
 
-    def observe(self, code: int, seconds: float, images: int, reason: str | None) -> None:
+    def observe(
+        self, code: int, seconds: float, images: int, reason: str | None, cost: float = 0.0
+    ) -> None:
+        """One answered request; cost is what its images cost in total, in dollars."""
         self.requests.labels(*self.labels, str(code)).inc()
         self.latency.labels(*self.labels).observe(seconds)
         if images:
             self.images.labels(*self.labels).inc(images)
+        if cost:
+            self.cost.labels(*self.labels).inc(cost)
         if reason is not None:
             self.errors.labels(*self.labels, reason).inc()
 

@@ -349,7 +349,8 @@ def build_app(config: ServerConfig) -> web.Application:
         started = time.monotonic()
         response, images = await _generate(http_request)
         reason = config.error_reason if response.status >= 500 else None
-        metrics.observe(response.status, time.monotonic() - started, images, reason)
+        cost = images * config.image_cost if config.image_cost is not None else 0.0
+        metrics.observe(response.status, time.monotonic() - started, images, reason, cost=cost)
         return response
 
     async def _generate(http_request: web.Request) -> tuple[web.Response, int]:
