@@ -19,7 +19,7 @@ from imagerollout.api.metric_gates import (
 )
 
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-BARE_TOKEN = re.compile(r"^[A-Za-z0-9_:.]+$")
+BARE_TOKEN = re.compile(r"[A-Za-z0-9_:.]+")
 SELECTOR = 'namespace="{{namespace}}",service="{{service}}"'
 
 
@@ -129,7 +129,7 @@ def _substitute(name: str, variables: Mapping[str, str], quote: str | None) -> s
         raise TemplateError(f"unknown variable {{{{{name}}}}}; known: {known}")
     value = variables[name]
     if quote is None:
-        if not BARE_TOKEN.match(value):
+        if not BARE_TOKEN.fullmatch(value):  # `$` alone would accept a trailing newline
             raise TemplateError(f"{{{{{name}}}}} = {value!r} may only be used inside quotes")
         return value
     if quote == "`":
