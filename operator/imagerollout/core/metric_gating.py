@@ -159,9 +159,14 @@ def _apply_policy(metrics: MetricsAnalysis, d: Draft, status: MetricsStatus) -> 
 
 
 def _all_ready(metrics: MetricsAnalysis, status: MetricsStatus) -> bool:
-    windows = {g.gate: g.windows for g in status.gates}
-    enough = all(windows.get(g.name, 0) >= metrics.min_windows for g in metrics.gates)
-    return enough and status.inconclusive_streak == 0
+    """Enough conclusive windows, and the latest window passed (no data problem, no breach)."""
+    latest = {g.gate: g for g in status.gates}
+    return status.inconclusive_streak == 0 and all(
+        g.name in latest
+        and latest[g.name].windows >= metrics.min_windows
+        and latest[g.name].verdict == Verdict.PASS.value
+        for g in metrics.gates
+    )
 
 
 def _ready(metrics: MetricsAnalysis, weight: int, status: MetricsStatus) -> bool:

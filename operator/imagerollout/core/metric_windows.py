@@ -107,7 +107,9 @@ def _arm_problem(
             return f"{name} request count is {arm.count}"
         if arm.count < gate.min_count:
             return f"{arm.count:.0f} {name} requests in the window; minCount is {gate.min_count}"
-    if arm.age is not None and not arm.age <= stale_after:
+    if arm.age is not None and not math.isfinite(arm.age):
+        return f"age of the newest {name} sample is {arm.age}"
+    if arm.age is not None and arm.age > stale_after:
         return f"newest {name} sample is {arm.age:.0f}s old (staleAfter {stale_after:.0f}s)"
     if counted:
         bad = arm.value
