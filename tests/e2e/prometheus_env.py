@@ -52,31 +52,42 @@ class TrafficRollout:
     stack: ExitStack
 
     def deploy(self, metrics: dict[str, Any]) -> RouteWatch:
-        """Apply the demo and the rollout; watch the route's weights from Initialized on."""
-        manifest = yaml.safe_load((DEMO / "rollout.yaml").read_text())
-        manifest["spec"]["steps"] = timed_steps(5, 25, 50, 100, hold="1s")
-        manifest["spec"]["metrics"] = metrics
-        self.env.kubectl("apply", "-f", str(DEMO / "imagegen.yaml"))
-        self.env.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
-        self.env.wait_phase("Initialized")
-        watch = RouteWatch(self.env.cluster.kubeconfig, self.env.namespace, NAME)
-        self.stack.callback(watch.stop)
-        return watch
+        return deploy_with_metrics(self.env, metrics, self.stack)
 
     def metric_gates(self) -> dict[str, dict[str, Any]]:
         gates = (self.env.status().get("metrics") or {}).get("gates") or []
         return {g["gate"]: g for g in gates}
 
 
+def deploy_with_metrics(env: RolloutEnv, metrics: dict[str, Any], stack: ExitStack) -> RouteWatch:
+    """Apply the demo and the rollout; watch the route's weights from Initialized on."""
+    manifest = yaml.safe_load((DEMO / "rollout.yaml").read_text())
+    manifest["spec"]["steps"] = timed_steps(5, 25, 50, 100, hold="1s")
+    manifest["spec"]["metrics"] = metrics
+    env.kubectl("apply", "-f", str(DEMO / "imagegen.yaml"))
+    env.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+    env.wait_phase("Initialized")
+    watch = RouteWatch(env.cluster.kubeconfig, env.namespace, NAME)
+    stack.callback(watch.stop)
+    return watch
+
+
 @contextmanager
 def traffic_rollout(
-    env: RolloutEnv, tmp_path: Path, baseline_knobs: tuple[str, ...], canary_knobs: tuple[str, ...]
+    env: RolloutEnv,
+    tmp_path: Path,
+    baseline_knobs: tuple[str, ...],
+    canary_knobs: tuple[str, ...],
+    **prometheus_options: Any,
 ) -> Iterator[TrafficRollout]:
-    """Servers, Prometheus scraping them with the labels a ServiceMonitor gives, and users."""
+    """Servers, Prometheus scraping them with the labels a ServiceMonitor gives, and users.
+
+    prometheus_options go to PrometheusServer (web_config, ca_file, basic_auth)."""
     with ExitStack() as stack:
         baseline = stack.enter_context(demo_server(tmp_path, "baseline", *baseline_knobs))
         canary = stack.enter_context(demo_server(tmp_path, "canary", *canary_knobs))
-        prometheus = PrometheusServer(tmp_path / "prometheus")
+        (tmp_path / "prometheus").mkdir(exist_ok=True)
+        prometheus = PrometheusServer(tmp_path / "prometheus", **prometheus_options)
         prometheus.start()
         stack.callback(prometheus.stop)
         for service, url in ((PRIMARY, baseline), (CANARY, canary)):
