@@ -60,6 +60,21 @@ def pause(duration: str) -> list[dict[str, Any]]:
     return [{"weight": 5, "pause": {"duration": duration}}, {"weight": 100}]
 
 
+GATE: dict[str, Any] = {"name": "errors", "template": "ErrorRate"}
+
+
+def gate(**fields: Any) -> dict[str, Any]:
+    """One metric gate: GATE with fields replaced (DELETE removes one)."""
+    merged = {**GATE, **fields}
+    return {"gates": [{k: v for k, v in merged.items() if v is not DELETE}]}
+
+
+def metrics(fields: dict[str, Any]) -> dict[str, Any]:
+    """A valid spec.metrics with top-level fields replaced."""
+    base = {"provider": {"prometheus": {"address": "http://prometheus:9090"}}, "gates": [GATE]}
+    return {**base, **fields}
+
+
 def manifest(spec_changes: dict[str, Any]) -> str:
     body = copy.deepcopy(VALID)
     for key, value in spec_changes.items():
@@ -211,6 +226,70 @@ INVALID = [
         {"progressDeadline": "soon"},
         ("spec.progressDeadline", '"soon"', "must be a duration from 10s to 24h"),
     ),
+    *[
+        Invalid(f"metrics-{case}", {"metrics": spec}, expected)
+        for case, spec, expected in [
+            (
+                "no-provider",
+                metrics({"provider": {}}),
+                ("exactly one metric provider must be set",),
+            ),
+            (
+                "bad-address",
+                metrics({"provider": {"prometheus": {"address": "prom:9090"}}}),
+                ("spec.metrics.provider.prometheus.address",),
+            ),
+            ("interval-1s", metrics({"interval": "1s"}), ("must be a duration from 2s to 1h",)),
+            ("no-gates", metrics({"gates": []}), ("spec.metrics.gates",)),
+            (
+                "gate-two-sources",
+                metrics(gate(query="up")),
+                ("set exactly one of template, query",),
+            ),
+            (
+                "gate-no-source",
+                metrics(gate(template=DELETE)),
+                ("set exactly one of template, query",),
+            ),
+            (
+                "value-gate-no-limit",
+                metrics(gate(template="LatencyP95")),
+                ("a value gate needs maxDegradation or threshold",),
+            ),
+            (
+                "ratio-on-value-gate",
+                metrics(gate(template="LatencyP95", maxRatio="2")),
+                ("maxRatio applies to count gates only",),
+            ),
+            ("ratio-below-1", metrics(gate(maxRatio="0.5")), ("maxRatio must be at least 1",)),
+            (
+                "degradation-on-count",
+                metrics(gate(maxDegradation="0.1")),
+                ("count gates use maxRatio",),
+            ),
+            (
+                "errors-without-count",
+                metrics(gate(template=DELETE, errorsQuery="x")),
+                ("errorsQuery needs countQuery",),
+            ),
+            (
+                "unknown-template",
+                metrics(gate(template="P50")),
+                ("spec.metrics.gates[0].template",),
+            ),
+            (
+                "empty-threshold",
+                metrics(gate(template="LatencyP95", threshold={})),
+                ("threshold needs min or max",),
+            ),
+            ("duplicate-gates", metrics({"gates": [GATE, GATE]}), ("gate names must be unique",)),
+            (
+                "inconclusive-action",
+                metrics({"inconclusive": {"action": "Ignore"}}),
+                ("spec.metrics.inconclusive.action",),
+            ),
+        ]
+    ],  # fmt: skip
 ]
 
 
