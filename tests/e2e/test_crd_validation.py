@@ -289,7 +289,7 @@ INVALID = [
                 ("spec.metrics.inconclusive.action",),
             ),
         ]
-    ],  # fmt: skip
+    ],
 ]
 
 
