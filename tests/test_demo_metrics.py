@@ -83,3 +83,16 @@ def test_without_image_cost_nothing_is_charged() -> None:
         stop(server)
     assert sample(text, "imagegen_cost_dollars_total", 'model="v1",variant="baseline"') is None
     assert sample(text, "imagegen_images_total", 'model="v1",variant="baseline"') == 1.0
+
+
+@pytest.mark.parametrize("prices", [True, False])
+def test_counters_exist_at_zero_before_the_first_request(prices: bool) -> None:
+    metrics = ServerMetrics("v1", "primary", error_reasons=("oom",), reports_cost=prices)
+    text = metrics.exposition().decode()
+    labels = 'model="v1",variant="primary"'
+    # increase() needs a sample before the first event, or it loses that event.
+    assert f'imagegen_requests_total{{code="500",{labels}}} 0.0' in text
+    assert f'imagegen_requests_total{{code="200",{labels}}} 0.0' in text
+    assert f'imagegen_errors_total{{model="v1",reason="oom",variant="primary"}} 0.0' in text
+    assert f"imagegen_images_total{{{labels}}} 0.0" in text
+    assert (f"imagegen_cost_dollars_total{{{labels}}} 0.0" in text) is prices

@@ -12,7 +12,13 @@ LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 class ServerMetrics:
     """One registry per server, so several servers can live in one test process."""
 
-    def __init__(self, model: str, variant: str) -> None:
+    def __init__(
+        self,
+        model: str,
+        variant: str,
+        error_reasons: tuple[str, ...] = (),
+        reports_cost: bool = False,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.labels = (model, variant)
         self.requests = Counter(
@@ -44,6 +50,17 @@ class ServerMetrics:
             LABELS,
             registry=self.registry,
         )
+        self._start_at_zero(error_reasons, reports_cost)
+
+    def _start_at_zero(self, error_reasons: tuple[str, ...], reports_cost: bool) -> None:
+        """Series exist from the first scrape, so increase() also counts the first event."""
+        for code in ("200", "500"):
+            self.requests.labels(*self.labels, code)
+        for reason in error_reasons:
+            self.errors.labels(*self.labels, reason)
+        self.images.labels(*self.labels)
+        if reports_cost:  # a server without prices has no cost series, not a zero one
+            self.cost.labels(*self.labels)
 
     def observe(
         self, code: int, seconds: float, images: int, reason: str | None, cost: float = 0.0

@@ -343,7 +343,12 @@ def _render_b64(request: ImageRequest, knobs: Knobs) -> list[str]:
 
 
 def build_app(config: ServerConfig) -> web.Application:
-    metrics = ServerMetrics(config.model_name, config.variant)
+    metrics = ServerMetrics(
+        config.model_name,
+        config.variant,
+        error_reasons=(config.error_reason,),
+        reports_cost=config.image_cost is not None,
+    )
 
     async def generations(http_request: web.Request) -> web.Response:
         started = time.monotonic()
