@@ -93,6 +93,6 @@ def test_counters_exist_at_zero_before_the_first_request(prices: bool) -> None:
     # increase() needs a sample before the first event, or it loses that event.
     assert f'imagegen_requests_total{{code="500",{labels}}} 0.0' in text
     assert f'imagegen_requests_total{{code="200",{labels}}} 0.0' in text
-    assert f'imagegen_errors_total{{model="v1",reason="oom",variant="primary"}} 0.0' in text
+    assert 'imagegen_errors_total{model="v1",reason="oom",variant="primary"} 0.0' in text
     assert f"imagegen_images_total{{{labels}}} 0.0" in text
     assert (f"imagegen_cost_dollars_total{{{labels}}} 0.0" in text) is prices
