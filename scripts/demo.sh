@@ -49,6 +49,7 @@ serve() { # port, knobs...: a demo model server (OpenAI Images API) on loopback
   echo "demo server on $port did not start; see $logs/models.log" >&2; exit 1
 }
 stop_models() { pkill -f "imagerollout.demo_server --port 1808" 2>/dev/null || true; }
+pkill -f "imagerollout.demo_traffic --namespace $ns" 2>/dev/null || true
 stop_models
 serve 18081 --model-name v1
 
@@ -88,6 +89,40 @@ kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.canary.model}'=regis
 timeout 600 bash -c "$(declare -f watch_until); ns=$ns; watch_until Succeeded"
 kubectl -n "$ns" get imr imagegen -o jsonpath='{range .status.analysis.gates[*]}{.gate}{"\t"}{.verdict}{"\tpairs "}{.samples}{"\n"}{end}'
 
+say "part 3: production-traffic gates. Users reach the canary; Prometheus compares both arms"
+"$root/scripts/prometheus-up.sh"
+targets="${IMAGEROLLOUT_CACHE:-$root/.cache}/prometheus/targets/demo.json"
+# The labels a ServiceMonitor would give: the built-in queries select namespace and service.
+cat >"$targets" <<JSON
+[{"targets": ["127.0.0.1:18081"], "labels": {"namespace": "$ns", "service": "imagegen-primary"}},
+ {"targets": ["127.0.0.1:18083"], "labels": {"namespace": "$ns", "service": "imagegen-canary"}}]
+JSON
+pkill -f "demo_server --port 18083" || true
+serve 18083 --model-name v5 --variant canary --latency-ms 400
+echo "synthetic users: 40 requests/s split by the HTTPRoute's weights (log: $logs/traffic.log)"
+.venv/bin/python -m imagerollout.demo_traffic --namespace "$ns" --route imagegen --rps 40 \
+  --backend imagegen-primary=http://127.0.0.1:18081 \
+  --backend imagegen-canary=http://127.0.0.1:18083 >"$logs/traffic.log" 2>&1 &
+pids+=("$!")
+kubectl -n "$ns" apply -f demo/rollout-metrics.yaml >/dev/null
+echo "a canary 400 ms slower than the baseline (v5):"
+kubectl -n "$ns" set image deployment/imagegen model=registry.example/imagegen:v5 >/dev/null
+kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.canary.model}'=registry.example/imagegen:v5 --timeout=60s >/dev/null
+timeout 300 bash -c "$(declare -f watch_until); ns=$ns; watch_until Degraded"
+show_metric_gates() {
+  kubectl -n "$ns" get imr imagegen -o jsonpath='{range .status.metrics.gates[*]}{.gate}{"\t"}{.verdict}{"\tcanary "}{.canary}{"\tbaseline "}{.baseline}{"\tbound "}{.bound}{"\trequests "}{.canaryCount}{"/"}{.baselineCount}{"\t"}{.reason}{"\n"}{end}'
+}
+show_metric_gates
+say "a canary as fast as the baseline (v6) passes every window and is promoted"
+pkill -f "demo_server --port 18083" || true
+serve 18083 --model-name v6 --variant canary
+kubectl -n "$ns" set image deployment/imagegen model=registry.example/imagegen:v6 >/dev/null
+kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.canary.model}'=registry.example/imagegen:v6 --timeout=60s >/dev/null
+timeout 300 bash -c "$(declare -f watch_until); ns=$ns; watch_until Succeeded"
+show_metric_gates
+kubectl -n "$ns" get events --field-selector involvedObject.kind=ImageModelRollout --sort-by=.eventTime \
+  -o custom-columns=REASON:.reason,MESSAGE:.message | grep -E "Metric|REASON" | tail -8
+
 say "HTTPRoute weights now"
 kubectl -n "$ns" get httproute imagegen -o jsonpath='{range .spec.rules[0].backendRefs[*]}{.name}={.weight}{"  "}{end}{"\n"}'
-say "done; the cluster keeps running (make cluster-down stops it)"
+say "done; the cluster and Prometheus keep running (make cluster-down prometheus-down stops them)"

@@ -381,7 +381,9 @@ def test_min_windows_conclusive_windows_complete_the_step() -> None:
     decision = run(at_step_0(metrics=gates_status(windows=1)), GOOD)
     assert reasons(decision) == [R.METRIC_GATES_PASSED, R.STEP_COMPLETED]
     passed = decision.events[0].message
-    assert passed == "step 1: 2 windows; latency 0.5 vs 0.5, errors 0.0025 vs 0.0025"
+    assert (
+        passed == "step 1: 2 windows; latency 0.5 (baseline 0.5); errors 0.0025 (baseline 0.0025)"
+    )
     assert decision.status.current_step_index == 1
     assert decision.actions == ()  # the next weight waits for the next pass
 

@@ -120,3 +120,27 @@ def _inconclusive(env: RolloutEnv) -> dict[str, Any] | None:
     status = env.status()
     metrics = status.get("metrics") or {}
     return status if metrics.get("inconclusiveStreak", 0) >= 1 else None
+
+
+def test_sigkill_mid_analysis_resumes_from_status(env: RolloutEnv, tmp_path: Path) -> None:
+    with traffic_rollout(env, tmp_path, (), ()) as rollout:
+        watch = rollout.deploy(metrics_spec(rollout.prometheus.url))
+        with rollout.traffic:
+            env.set_model("v2")
+            before = wait_for(lambda: _windows_at_step(env, 1), 120, 0.2, "a window at 25%")
+            env.operator.kill()
+            env.operator.start()
+            status = env.wait_phase("Succeeded", timeout=180)
+
+    assert watch.weights == [0, 5, 25, 50, 100, 0], "no step skipped or repeated"
+    evaluations = before["metrics"]["evaluations"]
+    # Windows at steps 1 and 2 before the kill, steps 2 and 3 after: the count went on.
+    assert status["metrics"]["evaluations"] >= evaluations + 3
+    assert env.event_reasons().count("MetricGatesPassed") == 3
+
+
+def _windows_at_step(env: RolloutEnv, index: int) -> dict[str, Any] | None:
+    status = env.status()
+    metrics = status.get("metrics") or {}
+    at_step = metrics.get("stepIndex") == index and metrics.get("gates")
+    return status if at_step and min(g["windows"] for g in metrics["gates"]) >= 1 else None

@@ -440,3 +440,28 @@ def test_quality_gates_need_only_get_on_their_suite_configmap(
     )
     configmaps = {a for a in used(run) if a.resource == "configmaps"}
     assert configmaps == {Access("", "configmaps", "get", namespace)}
+
+
+@pytest.mark.parametrize("scope", ["cluster", "namespace"])
+def test_metric_provider_secrets_are_readable_by_name_only(
+    cluster: Cluster, crd: None, namespace: str, release_namespace: str, tmp_path: Path, scope: str
+) -> None:
+    values = {
+        "rbac.scope": f'"{scope}"',
+        "watchNamespaces": json.dumps([namespace]),
+        "rbac.metricProviderSecrets": json.dumps(["prom-auth"]),
+    }
+    for installed in install_rbac(cluster, release_namespace, values):
+        creds = credentials(cluster, installed, "http://127.0.0.1:1", tmp_path, namespace)
+        cluster.kubectl("-n", namespace, "create", "secret", "generic", "prom-auth",
+                        "--from-literal=token=t")  # fmt: skip
+        cluster.kubectl("-n", namespace, "create", "secret", "generic", "other",
+                        "--from-literal=token=t")  # fmt: skip
+        got = kubectl(creds.direct, "-n", namespace, "get", "secret", "prom-auth", "-o", "name")
+        assert got.stdout.strip() == "secret/prom-auth"
+        forbidden(creds.direct, "-n", namespace, "get", "secret", "other")
+        forbidden(creds.direct, "-n", namespace, "get", "secrets")
+        assert not can_i(creds.direct, "watch", "secrets", "-n", namespace)
+        # A ClusterRole grants the name in every namespace; a Role only where it is bound.
+        other_namespace = can_i(creds.direct, "get", "secret/prom-auth", "-n", "kube-system")
+        assert other_namespace is (scope == "cluster")

@@ -75,8 +75,10 @@ def judge_metrics(spec: RolloutSpec, d: Draft, reading: MetricsReading | None) -
     if failed is not None:
         return MetricsVerdict(failed=f"{failed.gate}: {failed.reason}")
     abort = _apply_policy(metrics, d, after)
-    ready = _ready(metrics, d.status.canary_weight, after)
-    return MetricsVerdict(abort=abort, allows_completion=ready, summary=_summary(metrics, after))
+    weight = d.status.canary_weight
+    ready = _ready(metrics, weight, after)
+    summary = _summary(metrics, after) if 0 < weight < 100 else ""
+    return MetricsVerdict(abort=abort, allows_completion=ready, summary=summary)
 
 
 def _for_step(status: MetricsStatus, index: int) -> MetricsStatus:
@@ -129,7 +131,9 @@ def _announce(
             f"metrics conclusive again after {before.inconclusive_streak} inconclusive windows",
         )
     if _all_ready(metrics, after) and not _all_ready(metrics, before):
-        values = ", ".join(f"{g.gate} {g.canary} vs {g.baseline}" for g in after.gates)
+        values = "; ".join(
+            f"{g.gate} canary {g.canary}, baseline {g.baseline}" for g in after.gates
+        )
         step = (after.step_index or 0) + 1
         d.event(R.METRIC_GATES_PASSED, f"step {step}: {metrics.min_windows} windows; {values}")
 
