@@ -131,9 +131,7 @@ def _announce(
             f"metrics conclusive again after {before.inconclusive_streak} inconclusive windows",
         )
     if _all_ready(metrics, after) and not _all_ready(metrics, before):
-        values = "; ".join(
-            f"{g.gate} canary {g.canary}, baseline {g.baseline}" for g in after.gates
-        )
+        values = "; ".join(f"{g.gate} {g.canary} (baseline {g.baseline})" for g in after.gates)
         step = (after.step_index or 0) + 1
         d.event(R.METRIC_GATES_PASSED, f"step {step}: {metrics.min_windows} windows; {values}")
 
