@@ -15,7 +15,7 @@ from imagerollout import objects
 from imagerollout.api.metric_gates import MetricGate, MetricProvider
 from imagerollout.api.v1alpha1 import RolloutSpec, RolloutStatus
 from imagerollout.core.durations import parse_duration
-from imagerollout.core.metric_gating import window_due
+from imagerollout.core.metric_gating import gate_windows, window_due
 from imagerollout.core.metric_windows import ArmReading, GateReading, MetricsReading
 from imagerollout.core.promql import TemplateError, arm_variables, gate_queries
 from imagerollout.kube.client import ApiError, Kube
@@ -41,8 +41,9 @@ def read_metrics(
         provider = connect(kube, namespace, spec.metrics.provider)
     except (ValueError, ApiError) as error:
         return MetricsReading(window, error=f"metric provider: {error}")
+    spans = gate_windows(spec, status, now)
     with closing(provider):
-        gates = tuple(_read_gates(provider, spec.metrics.gates, namespace, name, window, now))
+        gates = tuple(_read_gates(provider, spec.metrics.gates, namespace, name, spans, now))
     return MetricsReading(window, gates)
 
 
@@ -66,29 +67,32 @@ def _read_gates(
     gates: Sequence[MetricGate],
     namespace: str,
     name: str,
-    window: int,
+    spans: dict[str, int],
     now: datetime,
 ) -> Iterator[GateReading]:
     unreachable: str | None = None
-    arms = {
-        "canary": arm_variables(namespace, name, objects.canary_name(name), "canary", window),
-        "baseline": arm_variables(namespace, name, objects.primary_name(name), "primary", window),
-    }
     for gate in gates:
+        window = spans[gate.name]
         if unreachable is not None:  # one timeout per pass, not one per query
-            yield GateReading(gate.name, error=unreachable)
+            yield GateReading(gate.name, error=unreachable, window_seconds=window)
             continue
+        arms = {
+            "canary": arm_variables(namespace, name, objects.canary_name(name), "canary", window),
+            "baseline": arm_variables(
+                namespace, name, objects.primary_name(name), "primary", window
+            ),
+        }
         try:
             readings = {arm: _read_arm(provider, gate, v, now) for arm, v in arms.items()}
         except TemplateError as error:
-            yield GateReading(gate.name, error=f"template: {error}")
+            yield GateReading(gate.name, error=f"template: {error}", window_seconds=window)
             continue
         except MetricQueryError as error:
             log.warning("%s/%s gate %s: %s", namespace, name, gate.name, error)
             unreachable = str(error) if isinstance(error, ProviderUnreachableError) else None
-            yield GateReading(gate.name, error=str(error))
+            yield GateReading(gate.name, error=str(error), window_seconds=window)
             continue
-        yield GateReading(gate.name, canary=readings["canary"], baseline=readings["baseline"])
+        yield GateReading(gate.name, readings["canary"], readings["baseline"], None, window)
 
 
 def _read_arm(

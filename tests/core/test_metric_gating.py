@@ -15,7 +15,7 @@ from imagerollout.core.actions import Decision, ScaleCanary, SetWeight
 from imagerollout.core.decide import decide
 from imagerollout.core.draft import Draft
 from imagerollout.core.judge.counts import CountWindow, accumulate
-from imagerollout.core.metric_gating import judge_metrics, window_due
+from imagerollout.core.metric_gating import gate_windows, judge_metrics, window_due
 from imagerollout.core.metric_windows import ArmReading, GateReading, MetricsReading
 from imagerollout.core.observations import Observations
 from tests.core.builders import (
@@ -494,3 +494,23 @@ def test_a_good_canary_is_promoted_after_min_windows_at_every_step() -> None:
         "step 2/3 (canary 25%) completed after 60s",
     ]
     assert final.metrics is not None
+
+
+def test_each_gate_queries_its_own_open_window() -> None:
+    gates = gates_status(windows=1)
+    gates.gates[0] = gates.gates[0].model_copy(update={"window_start": ago(20)})
+    gates.gates[1] = gates.gates[1].model_copy(update={"window_start": ago(300)})  # older step
+    status = at_step_0(metrics=gates)
+    # latency closed a window 20s ago; errors' last close predates this step (60s ago).
+    assert gate_windows(METRICS_SPEC, status, NOW) == {"latency": 20, "errors": 60}
+
+
+def test_low_traffic_holds_the_step_without_counting_as_missing_data() -> None:
+    low = window(canary_count=3)
+    decision = run(at_step_0(metrics=gates_status(windows=1)), low, policy("Abort", limit=1))
+    metrics = metrics_of(decision)
+    assert metrics.inconclusive_streak == 0, "low traffic is not a fault"
+    assert {g.verdict for g in metrics.gates} == {"Inconclusive"}
+    assert all(g.reason.startswith("collecting:") for g in metrics.gates)
+    assert R.STEP_COMPLETED not in reasons(decision)
+    assert decision.status.phase != Phase.DEGRADED

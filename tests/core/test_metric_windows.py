@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from imagerollout.core.metric_windows import ArmReading, GateReading, WindowResu
 STALE_AFTER = 120.0
 ALPHA = 0.05
 NAN, INF = math.nan, math.inf
+NOW = "2026-11-27T12:00:00Z"
 
 
 def gate(**fields: Any) -> MetricGate:
@@ -43,7 +44,7 @@ def fresh() -> MetricGateStatus:
 
 
 def judge(g: MetricGate, r: GateReading, before: MetricGateStatus | None = None) -> WindowResult:
-    return judge_window(g, r, before or fresh(), STALE_AFTER, ALPHA)
+    return judge_window(g, r, before or fresh(), STALE_AFTER, ALPHA, NOW)
 
 
 def round_trip(status: MetricGateStatus) -> MetricGateStatus:
@@ -91,30 +92,6 @@ BAD_DATA = [
     pytest.param(
         Bad(ERRORS, reading(arm(1), arm(2, count=INF)), "baseline request count is inf"),
         id="count-inf",
-    ),
-    pytest.param(
-        Bad(
-            LATENCY,
-            reading(arm(0.5, count=19), OK),
-            "19 canary requests in the window; minCount is 20",
-        ),
-        id="canary-below-min-count",
-    ),
-    pytest.param(
-        Bad(
-            gate(template="ErrorRate", minCount=100),
-            reading(arm(0, count=150), arm(0, count=99)),
-            "99 baseline requests in the window; minCount is 100",
-        ),
-        id="baseline-below-min-count",
-    ),
-    pytest.param(
-        Bad(
-            CUSTOM_COUNTS,
-            reading(arm(0, count=0), arm(0, count=900)),
-            "0 canary requests in the window; minCount is 20",
-        ),
-        id="custom-count-query-zero",
     ),
     pytest.param(
         Bad(
@@ -185,6 +162,7 @@ def test_threshold_only_gates_do_not_need_the_baseline() -> None:
             bound="[-inf, 2]",
             canary_count=500,
             windows=1,
+            window_start=NOW,
         ),
         False,
     )
@@ -333,11 +311,46 @@ def test_count_evidence_accumulates_across_calls() -> None:
     assert second.windows == 2
 
 
-def test_windows_below_min_count_still_add_count_evidence() -> None:
-    small = reading(arm(4, count=10), arm(1, count=15))
-    result = judge(ERRORS, small)
-    assert result.data_problem
-    assert result.status.evidence == pytest.approx(accumulate([], CountWindow(4, 10, 1, 15), 1.0))
+@pytest.mark.parametrize(
+    ("g", "low", "why"),
+    [
+        pytest.param(
+            LATENCY,
+            reading(arm(0.5, count=19), OK),
+            "collecting: 19 canary requests in 30s, minCount is 20",
+            id="canary-below-min-count",
+        ),
+        pytest.param(
+            gate(template="ErrorRate", minCount=100),
+            reading(arm(0, count=150), arm(0, count=99)),
+            "collecting: 99 baseline requests in 30s, minCount is 100",
+            id="baseline-below-min-count",
+        ),
+        pytest.param(
+            CUSTOM_COUNTS,
+            reading(arm(4, count=0), arm(1, count=900)),
+            "collecting: 0 canary requests in 30s, minCount is 20",
+            id="custom-count-query-zero",
+        ),
+    ],
+)
+def test_too_few_requests_keep_the_window_open(g: MetricGate, low: GateReading, why: str) -> None:
+    before = fresh().model_copy(update={"evidence": [0.5] * 5, "window_start": "earlier"})
+    result = judge(g, replace(low, window_seconds=30), before)
+    assert result.status.verdict == Verdict.INCONCLUSIVE
+    assert result.status.reason == why
+    assert not result.data_problem, "low traffic is not a fault; the window just grows"
+    assert result.status.window_start == "earlier", "the next query covers more time"
+    assert result.status.evidence == [0.5] * 5, "counted once, when the window closes"
+    assert result.status.windows == 0
+
+
+def test_a_conclusive_window_closes_and_the_next_starts_now() -> None:
+    before = fresh().model_copy(update={"window_start": "earlier"})
+    assert judge(LATENCY, reading(OK, OK), before).status.window_start == NOW
+    assert judge(ERRORS, reading(arm(1), arm(2)), before).status.window_start == NOW
+    broken = judge(LATENCY, reading(OK, OK, error="timeout"), before)
+    assert broken.status.window_start == "earlier", "missing data leaves the window open"
 
 
 @pytest.mark.parametrize(

@@ -205,6 +205,12 @@ class MetricGateStatus(ApiModel):
     canary_count: int | None = Field(None, description="Canary requests in the latest window.")
     baseline_count: int | None = None
     windows: int = Field(0, description="Conclusive windows at the current step.")
+    window_start: str | None = Field(
+        None,
+        description="Start of the gate's open window: where its last conclusive window ended. "
+        "A window with fewer than minCount requests stays open and grows.",
+        json_schema_extra={"format": "date-time"},
+    )
     failures: int = Field(0, description="Breaching windows in this rollout.")
     evidence: list[float] = Field(
         default_factory=list,

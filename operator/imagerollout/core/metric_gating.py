@@ -53,6 +53,21 @@ def window_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> int |
     return seconds if seconds >= parse_duration(metrics.interval).total_seconds() else None
 
 
+def gate_windows(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> dict[str, int]:
+    """Seconds each gate's open window spans: since its last conclusive window ended, or
+    since the step began."""
+    if spec.metrics is None or status.step_started_at is None:
+        return {}
+    step_start = parse_time(status.step_started_at)
+    opened = {g.gate: g.window_start for g in (status.metrics.gates if status.metrics else [])}
+    windows = {}
+    for gate in spec.metrics.gates:
+        start = opened.get(gate.name)
+        begin = max(step_start, parse_time(start)) if start else step_start
+        windows[gate.name] = max(int((now - begin).total_seconds()), 1)
+    return windows
+
+
 def _comparing(spec: RolloutSpec, status: RolloutStatus) -> bool:
     """Users reach both arms at the current step's weight."""
     index = status.current_step_index
@@ -102,7 +117,7 @@ def _fold(
         if reading.error is not None:
             gate_reading = GateReading(gate.name, error=reading.error)
         prior = previous.get(gate.name) or MetricGateStatus(gate=gate.name, verdict="")
-        results.append(judge_window(gate, gate_reading, prior, stale_after, alpha))
+        results.append(judge_window(gate, gate_reading, prior, stale_after, alpha, d.stamp))
     inconclusive = any(r.data_problem for r in results)
     after = before.model_copy(
         update={

@@ -29,6 +29,7 @@ class GateReading:
     canary: ArmReading = field(default_factory=ArmReading)
     baseline: ArmReading = field(default_factory=ArmReading)
     error: str | None = None  # the provider could not answer
+    window_seconds: int = 0  # the gate's open window, which the queries covered
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,10 @@ def judge_window(
     before: MetricGateStatus,
     stale_after: float,
     alpha: float,
+    now: str,
 ) -> WindowResult:
+    """Judge the gate's open window. It closes (the next starts at `now`) when conclusive;
+    missing data and too few requests leave it open, so the next query covers more time."""
     counted = is_count_gate(gate)
     status = before.model_copy(
         update={
@@ -63,18 +67,36 @@ def judge_window(
             "bound": None,
         }
     )
-    if counted and reading.error is None:
-        # Windows below minCount still carry exact evidence for the rate test.
+    problem = data_problem(gate, reading, stale_after, counted)
+    if problem is not None:
+        return WindowResult(_set(status, Verdict.INCONCLUSIVE, problem), True)
+    short = _too_few(gate, reading, counted)
+    if short is not None:  # low traffic: wait for more, not a fault
+        return WindowResult(_set(status, Verdict.INCONCLUSIVE, short), False)
+    status = status.model_copy(update={"window_start": now})
+    if counted:
         window = _count_window(reading)
         if window is not None:
             evidence = accumulate(before.evidence, window, _max_ratio(gate))
             status = status.model_copy(update={"evidence": evidence})
-    problem = data_problem(gate, reading, stale_after, counted)
-    if problem is not None:
-        return WindowResult(_set(status, Verdict.INCONCLUSIVE, problem), True)
-    if counted:
         return _judge_counts(gate, reading, status, alpha)
     return _judge_values(gate, reading, status)
+
+
+def _too_few(gate: MetricGate, reading: GateReading, counted: bool) -> str | None:
+    """The minCount guard, once the counts themselves are known to be usable."""
+    if gate.template is None and gate.count_query is None:
+        return None
+    arms = [("canary", reading.canary)]
+    if counted or gate.max_degradation is not None:
+        arms.append(("baseline", reading.baseline))
+    for name, arm in arms:
+        if arm.count is not None and arm.count < gate.min_count:
+            return (
+                f"collecting: {arm.count:.0f} {name} requests in {reading.window_seconds}s, "
+                f"minCount is {gate.min_count}"
+            )
+    return None
 
 
 def data_problem(
@@ -105,8 +127,6 @@ def _arm_problem(
             return f"no {name} requests in the window (empty result)"
         if not math.isfinite(arm.count):
             return f"{name} request count is {arm.count}"
-        if arm.count < gate.min_count:
-            return f"{arm.count:.0f} {name} requests in the window; minCount is {gate.min_count}"
     if arm.age is not None and not math.isfinite(arm.age):
         return f"age of the newest {name} sample is {arm.age}"
     if arm.age is not None and arm.age > stale_after:
