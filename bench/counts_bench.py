@@ -1,19 +1,30 @@
-"""False rollbacks and windows to rollback: the count gates' rate test against fixed thresholds.
+"""False rollbacks, time to rollback and time to promotion: the count gates' rate test against
+fixed thresholds.
 
     python bench/counts_bench.py [--quick] [--seed N]
 
-Simulated production traffic: a window every 30 s at 2 requests/s in total (Poisson, mean 60
-a window), split by the step plan 5% x 10 windows, 25% x 10, 50% x 10; binomial errors per
-arm. Every method sees the same windows and rolls back at most once in the 30:
+Simulated production traffic: an evaluation every 30 s (the default `interval`) at 2
+requests/s in total (Poisson, mean 60 an interval; one scenario at 0.5/s), split by the
+canary weight; binomial errors per arm. Each run lasts at most 60 intervals (30 min).
 
 - ours: `accumulate` / `rejects` from imagerollout.core.judge.counts, one count gate
-  (alpha 0.05, maxRatio 1). As in core/metric_windows.py every window adds evidence, but the
-  gate can only Fail in a conclusive window, where both arms have at least minCount requests
-  (default 20); "minCount 0" lifts that guard. (With k count gates each gets alpha / k.)
-- Flagger-style threshold: a window fails when the canary's error rate exceeds 5% (no
-  canary requests: no failure); roll back at the `threshold`-th failed window (cumulative).
-- naive z-test: one-sided pooled two-proportion z-test of canary against baseline on each
-  window's counts alone, alpha 0.05, roll back on the first rejection.
+  (alpha 0.05, maxRatio 1), stepped as core/metric_windows.py and core/metric_gating.py do.
+  The gate's window stays open (Inconclusive "collecting") while either arm has fewer than
+  minCount requests (default 20); the next evaluation covers the longer window since the last
+  close. When both arms have minCount, the window closes: its counts are added to the
+  evidence once and the gate fails if the evidence rejects. A step completes after minWindows
+  (2) closed, passing windows: 5% -> 25% -> 50%, and promotion once the 50% step completes
+  (at 100% nothing is compared). A step change opens a new window, so an unfinished window is
+  dropped; with one gate the step only changes as its window closes, so none is. Evidence
+  carries across steps. "minCount 0" lifts the guard: every window closes, so the three steps
+  take 6 intervals. (With k count gates each gets alpha / k.)
+- baselines, on the FIXED plan 5% x 10 intervals, 25% x 10, 50% x 10 (promotion at 15 min
+  whatever the data), not on ours' timeline; they see the same traffic at each interval and
+  weight as ours (common random numbers):
+  - Flagger-style threshold: an interval fails when the canary's error rate exceeds 5% (no
+    canary requests: no failure); roll back at the `threshold`-th failed one (cumulative).
+  - naive z-test: one-sided pooled two-proportion z-test of canary against baseline on each
+    interval's counts alone, alpha 0.05, roll back on the first rejection.
 
 Targets (printed PASS/FAIL, never asserted): ours rolls back at most alpha of the A/A runs.
 """
@@ -34,9 +45,11 @@ from imagerollout.core.judge.counts import CountWindow, accumulate, rejects
 ALPHA = 0.05
 MAX_RATIO = 1.0
 MIN_COUNT = 20  # MetricGate.min_count's default
-WINDOW_SECONDS = 30
-RPS = 2.0
-PLAN = (5,) * 10 + (25,) * 10 + (50,) * 10  # canary weight (%) of each window
+MIN_WINDOWS = 2  # MetricsAnalysis.min_windows's default
+INTERVAL_SECONDS = 30  # MetricsAnalysis.interval's default
+INTERVALS = 60  # cap on a run: 30 min
+WEIGHTS = (5, 25, 50)  # the steps with both arms serving users
+FIXED_PLAN = (5,) * 10 + (25,) * 10 + (50,) * 10  # the baselines' canary weight per interval
 FLAGGER_MAX_RATE = 0.05
 Z_CRIT = NormalDist().inv_cdf(1 - ALPHA)
 Bools = NDArray[np.bool_]
@@ -49,6 +62,7 @@ class Scenario:
     p_baseline: float
     p_canary: float
     runs: int
+    rps: float = 2.0
 
     @property
     def null(self) -> bool:
@@ -57,26 +71,42 @@ class Scenario:
 
 @dataclass(frozen=True)
 class Traffic:
-    """Per run and window: requests and errors of each arm."""
+    """Requests and errors of each arm: shape (weight, run, interval) from `simulate`, where
+    weight indexes WEIGHTS; shape (run, interval) from `fixed`."""
 
     canary_requests: Ints
     canary_errors: Ints
     baseline_requests: Ints
     baseline_errors: Ints
 
+    def fixed(self) -> Traffic:
+        """The baselines' windows: interval i at weight FIXED_PLAN[i]."""
+        step = np.array([WEIGHTS.index(w) for w in FIXED_PLAN])
+        at = np.arange(len(FIXED_PLAN))
+        return Traffic(
+            self.canary_requests[step, :, at].T,
+            self.canary_errors[step, :, at].T,
+            self.baseline_requests[step, :, at].T,
+            self.baseline_errors[step, :, at].T,
+        )
+
 
 @dataclass(frozen=True)
 class Outcomes:
-    """Per run: the 1-based window of the rollback, 0 when none within the plan."""
+    """Per run: 1-based interval of the rollback (0: none) and the weight then; 1-based
+    interval at which the 50% step completed (0: rolled back or not within the cap); canary
+    requests served until the rollback, the promotion or the cap."""
 
     method: str
-    window: Ints
+    rollback: Ints
+    weight: Ints
+    promoted: Ints
+    canary_served: Ints
 
 
 def simulate(rng: np.random.Generator, s: Scenario) -> Traffic:
-    shape = (s.runs, len(PLAN))
-    total = rng.poisson(RPS * WINDOW_SECONDS, shape)
-    share = np.array(PLAN, dtype=np.float64) / 100
+    total = rng.poisson(s.rps * INTERVAL_SECONDS, (s.runs, INTERVALS))
+    share = np.array(WEIGHTS, dtype=np.float64)[:, None, None] / 100
     n_c = rng.binomial(total, share)
     n_b = total - n_c
     e_c = rng.binomial(n_c, s.p_canary)
@@ -89,40 +119,73 @@ def first_true(hit: Bools) -> Ints:
     return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0).astype(np.int64)
 
 
-def ours(t: Traffic) -> tuple[Outcomes, Outcomes]:
-    """The real rate test after every window; with the minCount guard and without it."""
-    guarded, unguarded = [], []
-    rows = zip(
-        t.canary_errors.tolist(),
-        t.canary_requests.tolist(),
-        t.baseline_errors.tolist(),
-        t.baseline_requests.tolist(),
-        strict=True,
+def ours(t: Traffic, min_count: int) -> Outcomes:
+    """The real rate test, with windows that close once both arms have min_count requests."""
+    columns = [
+        a.transpose(1, 0, 2).tolist()
+        for a in (t.canary_errors, t.canary_requests, t.baseline_errors, t.baseline_requests)
+    ]
+    rollback, weight, promoted, served = [], [], [], []
+    for e_c, n_c, e_b, n_b in zip(*columns, strict=True):
+        outcome = _one_run(e_c, n_c, e_b, n_b, min_count)
+        rollback.append(outcome[0])
+        weight.append(outcome[1])
+        promoted.append(outcome[2])
+        served.append(outcome[3])
+    return Outcomes(
+        f"ours (minCount {min_count})",
+        *(np.array(a, dtype=np.int64) for a in (rollback, weight, promoted, served)),
     )
-    for e_c, n_c, e_b, n_b in rows:
-        evidence: list[float] = []
-        first_any = first_conclusive = 0
-        for w, window in enumerate(map(CountWindow, e_c, n_c, e_b, n_b), start=1):
-            evidence = accumulate(evidence, window, MAX_RATIO)
-            if not rejects(evidence, ALPHA):
-                continue
-            first_any = first_any or w
-            if window.canary_requests >= MIN_COUNT and window.baseline_requests >= MIN_COUNT:
-                first_conclusive = w
-                break
-        guarded.append(first_conclusive)
-        unguarded.append(first_any)
-    return (
-        Outcomes(f"ours (minCount {MIN_COUNT})", np.array(guarded, dtype=np.int64)),
-        Outcomes("ours (minCount 0)", np.array(unguarded, dtype=np.int64)),
+
+
+def _one_run(
+    e_c: list[list[int]],
+    n_c: list[list[int]],
+    e_b: list[list[int]],
+    n_b: list[list[int]],
+    min_count: int,
+) -> tuple[int, int, int, int]:
+    """(rollback interval, weight, promotion interval, canary served); each list is
+    [weight][interval]."""
+    evidence: list[float] = []
+    step = closed = served = 0
+    window = [0, 0, 0, 0]  # the open window's e_c, n_c, e_b, n_b
+    for i in range(INTERVALS):
+        now = (e_c[step][i], n_c[step][i], e_b[step][i], n_b[step][i])
+        window = [a + b for a, b in zip(window, now, strict=True)]
+        served += now[1]
+        if window[1] < min_count or window[3] < min_count:
+            continue  # collecting: the window stays open
+        evidence = accumulate(evidence, CountWindow(*window), MAX_RATIO)
+        window = [0, 0, 0, 0]  # closed: the next window starts now
+        if rejects(evidence, ALPHA):
+            return i + 1, WEIGHTS[step], 0, served
+        closed += 1
+        if closed == MIN_WINDOWS:
+            step, closed = step + 1, 0
+            window = [0, 0, 0, 0]  # a step change drops the open window (empty here)
+            if step == len(WEIGHTS):
+                return 0, 0, i + 1, served
+    return 0, 0, 0, served
+
+
+def _fixed_outcomes(method: str, t: Traffic, rollback: Ints) -> Outcomes:
+    plan = np.array((0, *FIXED_PLAN), dtype=np.int64)
+    served = np.concatenate(
+        [np.zeros((len(rollback), 1), np.int64), t.canary_requests.cumsum(1)], 1
     )
+    end = np.where(rollback > 0, rollback, len(FIXED_PLAN))
+    promoted = np.where(rollback > 0, 0, len(FIXED_PLAN)).astype(np.int64)
+    canary_served = served[np.arange(len(rollback)), end]
+    return Outcomes(method, rollback, plan[rollback], promoted, canary_served)
 
 
 def flagger(t: Traffic, threshold: int) -> Outcomes:
     n_c, e_c = t.canary_requests, t.canary_errors
     failed = (n_c > 0) & (e_c > FLAGGER_MAX_RATE * n_c)
     hit = np.cumsum(failed, axis=1) >= threshold
-    return Outcomes(f"Flagger >{FLAGGER_MAX_RATE:.0%}, threshold {threshold}", first_true(hit))
+    method = f"Flagger >{FLAGGER_MAX_RATE:.0%}, threshold {threshold}"
+    return _fixed_outcomes(method, t, first_true(hit))
 
 
 def naive_z(t: Traffic) -> Outcomes:
@@ -133,35 +196,40 @@ def naive_z(t: Traffic) -> Outcomes:
         se = np.sqrt(pooled * (1 - pooled) * (1 / n_c + 1 / n_b))
         z = (e_c / n_c - e_b / n_b) / se
     usable = (n_c > 0) & (n_b > 0) & (se > 0)
-    return Outcomes("naive z-test every window", first_true(usable & (z > Z_CRIT)))
+    return _fixed_outcomes("naive z-test every interval", t, first_true(usable & (z > Z_CRIT)))
 
 
 def rollback_rate(o: Outcomes) -> float:
-    return float(np.mean(o.window > 0))
+    return float(np.mean(o.rollback > 0))
 
 
-def mean_windows(o: Outcomes) -> float:
-    hits = o.window[o.window > 0]
-    return float(hits.mean()) if hits.size else math.nan
+def minutes(intervals: Ints) -> float:
+    """Mean minutes of the nonzero intervals; NaN when none."""
+    hits = intervals[intervals > 0]
+    return float(hits.mean()) * INTERVAL_SECONDS / 60 if hits.size else math.nan
 
 
 HEADER = (
-    f"{'method':<32}{'rollback':>9}{'@5%':>7}{'@25%':>7}{'@50%':>7}{'mean w':>8}{'p95 w':>7}"
-    f"{'mean min':>9}"
+    f"{'method':<32}{'rollback':>9}{'@5%':>7}{'@25%':>7}{'@50%':>7}{'rb min':>8}{'p95':>6}"
+    f"{'promoted':>9}{'pr min':>8}{'p95':>6}{'canary n':>9}"
 )
 
 
+def _timing(intervals: Ints) -> str:
+    hits = intervals[intervals > 0]
+    if not hits.size:
+        return f"{'-':>8}{'-':>6}"
+    p95 = float(np.percentile(hits, 95)) * INTERVAL_SECONDS / 60
+    return f"{minutes(intervals):8.1f}{p95:6.1f}"
+
+
 def row(o: Outcomes) -> str:
-    w = o.window
-    hits = w[w > 0]
-    weights = np.array((0, *PLAN))[w]
-    at = [float(np.mean((w > 0) & (weights == pct))) for pct in (5, 25, 50)]
-    if hits.size:
-        mean, p95 = float(hits.mean()), float(np.percentile(hits, 95))
-        timing = f"{mean:8.1f}{p95:7.0f}{mean * WINDOW_SECONDS / 60:9.1f}"
-    else:
-        timing = f"{'-':>8}{'-':>7}{'-':>9}"
-    return f"{o.method:<32}{rollback_rate(o):9.3f}{at[0]:7.3f}{at[1]:7.3f}{at[2]:7.3f}{timing}"
+    at = [float(np.mean((o.rollback > 0) & (o.weight == pct))) for pct in WEIGHTS]
+    return (
+        f"{o.method:<32}{rollback_rate(o):9.3f}{at[0]:7.3f}{at[1]:7.3f}{at[2]:7.3f}"
+        f"{_timing(o.rollback)}{float(np.mean(o.promoted > 0)):9.3f}{_timing(o.promoted)}"
+        f"{float(o.canary_served.mean()):9.0f}"
+    )
 
 
 def ratio(a: float, b: float) -> str:
@@ -172,39 +240,42 @@ def ratio(a: float, b: float) -> str:
 
 def run_scenario(s: Scenario, rng: np.random.Generator) -> list[Outcomes]:
     t = simulate(rng, s)
-    guarded, unguarded = ours(t)
-    results = [guarded, unguarded, flagger(t, 5), flagger(t, 1), naive_z(t)]
+    fixed = t.fixed()
+    guarded, unguarded = ours(t, MIN_COUNT), ours(t, 0)
+    results = [guarded, unguarded, flagger(fixed, 5), flagger(fixed, 1), naive_z(fixed)]
+    canary = s.rps * INTERVAL_SECONDS * sum(FIXED_PLAN) / 100
+    baseline = s.rps * INTERVAL_SECONDS * len(FIXED_PLAN) - canary
     print(
-        f"\n{s.name}: baseline {s.p_baseline:g}, canary {s.p_canary:g}, runs {s.runs}, "
-        f"errors expected per run: canary {s.p_canary * _canary_requests():.1f}, "
-        f"baseline {s.p_baseline * _baseline_requests():.1f}"
+        f"\n{s.name}: baseline {s.p_baseline:g}, canary {s.p_canary:g}, {s.rps:g} req/s, "
+        f"runs {s.runs}; errors expected in the fixed plan: canary {s.p_canary * canary:.1f}, "
+        f"baseline {s.p_baseline * baseline:.1f}"
     )
     print(HEADER)
     for o in results:
         print(row(o))
+    stuck = [f"{o.method} {np.mean((o.rollback == 0) & (o.promoted == 0)):.3f}" for o in results]
+    print("  neither within the cap: " + "; ".join(stuck[:2]))
     if s.null:
         floor = 1 / s.runs  # a zero rate of ours counts as one run, so "x ours" is a lower bound
         base = max(rollback_rate(guarded), floor)
         mark = ">=" if rollback_rate(guarded) == 0 else ""
         parts = [f"{o.method} {mark}{rollback_rate(o) / base:.1f}" for o in results[2:]]
         print(f"  false rollbacks / ours (minCount {MIN_COUNT}): " + "; ".join(parts))
+        print(
+            f"  minutes to promotion, ours (minCount {MIN_COUNT}) / ours (minCount 0) "
+            f"{ratio(minutes(guarded.promoted), minutes(unguarded.promoted))}, "
+            f"/ fixed plan {ratio(minutes(guarded.promoted), len(FIXED_PLAN) / 2)}"
+        )
     else:
         flagger5 = results[2]
         for mine in (guarded, unguarded):
             print(
-                f"  {mine.method} / Flagger threshold 5: mean windows to rollback "
-                f"{ratio(mean_windows(mine), mean_windows(flagger5))}, power "
-                f"{ratio(rollback_rate(mine), rollback_rate(flagger5))}"
+                f"  {mine.method} / Flagger threshold 5: minutes to rollback "
+                f"{ratio(minutes(mine.rollback), minutes(flagger5.rollback))}, power "
+                f"{ratio(rollback_rate(mine), rollback_rate(flagger5))}, canary requests "
+                f"{ratio(float(mine.canary_served.mean()), float(flagger5.canary_served.mean()))}"
             )
     return results
-
-
-def _canary_requests() -> float:
-    return RPS * WINDOW_SECONDS * sum(PLAN) / 100
-
-
-def _baseline_requests() -> float:
-    return RPS * WINDOW_SECONDS * len(PLAN) - _canary_requests()
 
 
 def report_targets(nulls: list[tuple[Scenario, list[Outcomes]]]) -> None:
@@ -229,13 +300,21 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     print(
-        f"{len(PLAN)} windows of {WINDOW_SECONDS}s at {RPS:g} req/s; canary weight 5% x 10, "
-        f"25% x 10, 50% x 10; alpha {ALPHA}, maxRatio {MAX_RATIO:g}"
+        f"evaluations every {INTERVAL_SECONDS}s, at most {INTERVALS}; alpha {ALPHA}, "
+        f"maxRatio {MAX_RATIO:g}, minWindows {MIN_WINDOWS}"
     )
-    print("@5%/@25%/@50%: share of runs rolled back at that weight; w: windows to rollback")
+    print(
+        "ours: steps 5% -> 25% -> 50% after minWindows closed windows each; baselines: fixed "
+        "plan 5% x 10, 25% x 10, 50% x 10 intervals (promotion at 15 min), same traffic"
+    )
+    print(
+        "@5%/@25%/@50%: share of runs rolled back at that weight; rb/pr min: minutes to "
+        "rollback/promotion (mean, p95); canary n: canary requests served until then"
+    )
     scenarios = [
         Scenario("A/A 2%", 0.02, 0.02, runs),
         Scenario("A/A 8%", 0.08, 0.08, runs),
+        Scenario("A/A 2%, low traffic", 0.02, 0.02, runs, rps=0.5),
         Scenario("regression 2% -> 6% (3x)", 0.02, 0.06, runs),
         Scenario("regression 2% -> 4% (2x)", 0.02, 0.04, runs),
         Scenario("regression 0.1% -> 1% (10x)", 0.001, 0.01, runs),
