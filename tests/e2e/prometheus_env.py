@@ -50,6 +50,11 @@ class TrafficRollout:
     prometheus: PrometheusServer
     traffic: TrafficGenerator
     stack: ExitStack
+    targets: dict[str, str]  # service -> host:port Prometheus scrapes
+
+    def labels(self, service: str) -> dict[str, str]:
+        """The target labels a ServiceMonitor gives; the built-in queries select them."""
+        return {"namespace": self.env.namespace, "service": service}
 
     def deploy(self, metrics: dict[str, Any]) -> RouteWatch:
         return deploy_with_metrics(self.env, metrics, self.stack)
@@ -90,11 +95,11 @@ def traffic_rollout(
         prometheus = PrometheusServer(tmp_path / "prometheus", **prometheus_options)
         prometheus.start()
         stack.callback(prometheus.stop)
-        for service, url in ((PRIMARY, baseline), (CANARY, canary)):
+        targets = {s: u.removeprefix("http://") for s, u in ((PRIMARY, baseline), (CANARY, canary))}
+        for service, target in targets.items():
             labels = {"namespace": env.namespace, "service": service}
-            prometheus.add_targets(service, [url.removeprefix("http://")], labels)
-        targets = [u.removeprefix("http://") for u in (baseline, canary)]
-        prometheus.wait_for_targets_up(targets, timeout=30)
+            prometheus.add_targets(service, [target], labels)
+        prometheus.wait_for_targets_up(list(targets.values()), timeout=30)
         kube = Kube(config.new_client_from_config(str(env.cluster.kubeconfig)))  # type: ignore[no-untyped-call]
         traffic = TrafficGenerator(
             lambda: route_weights(kube, env.namespace, NAME),
@@ -102,4 +107,4 @@ def traffic_rollout(
             rps=USERS_RPS,
             seed=7,
         )
-        yield TrafficRollout(env, prometheus, traffic, stack)
+        yield TrafficRollout(env, prometheus, traffic, stack, targets)

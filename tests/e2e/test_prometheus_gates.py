@@ -54,6 +54,11 @@ def test_an_error_regression_is_rolled_back(env: RolloutEnv, tmp_path: Path) -> 
 
     assert watch.weights[-1] == 0
     assert max(watch.weights) <= 25, "caught within the first two steps"
+    first_users = watch.first_time_at(5, 0)
+    zero = watch.first_time_at(0, first_users or 0)
+    assert first_users is not None
+    assert zero is not None
+    print(f"\n[figure] error regression: {zero - first_users:.1f}s from 5% to 0%, {watch.weights}")
     gates = {g["gate"]: g for g in status["metrics"]["gates"]}
     failed = {name for name, g in gates.items() if g["verdict"] == "Fail"}
     assert failed & {"error-rate", "decoder-failures"}
@@ -100,6 +105,7 @@ def test_prometheus_stopped_mid_rollout_holds_then_continues(
             status = env.wait_phase("Succeeded", timeout=180)
             done = time.monotonic()
 
+    print(f"\n[figure] while Prometheus was down: {during['phase']}, {during['message']}")
     assert during["canaryWeight"] == 25
     assert during["phase"] == "Progressing"
     reasons_during = [g["reason"] for g in held["metrics"]["gates"]]
@@ -144,3 +150,25 @@ def _windows_at_step(env: RolloutEnv, index: int) -> dict[str, Any] | None:
     metrics = status.get("metrics") or {}
     at_step = metrics.get("stepIndex") == index and metrics.get("gates")
     return status if at_step and min(g["windows"] for g in metrics["gates"]) >= 1 else None
+
+
+def test_a_canary_no_longer_scraped_is_inconclusive_until_it_is_back(
+    env: RolloutEnv, tmp_path: Path
+) -> None:
+    with traffic_rollout(env, tmp_path, (), ()) as rollout:
+        watch = rollout.deploy(metrics_spec(rollout.prometheus.url))
+        with rollout.traffic:
+            env.set_model("v2")
+            wait_for(lambda: env.status().get("canaryWeight") == 25, 120, 0.2, "step 2 (25%)")
+            canary_target = rollout.targets[CANARY]
+            rollout.prometheus.remove_targets(CANARY)  # its series go stale, then vanish
+            held = wait_for(lambda: _inconclusive(env), 90, 0.2, "an inconclusive window")
+            rollout.prometheus.add_targets(CANARY, [canary_target], rollout.labels(CANARY))
+            status = env.wait_phase("Succeeded", timeout=180)
+
+    reasons = [g["reason"] for g in held["metrics"]["gates"] if g["verdict"] == "Inconclusive"]
+    assert reasons
+    assert all("canary" in r for r in reasons), reasons
+    assert held["canaryWeight"] == 25
+    assert watch.weights == [0, 5, 25, 50, 100, 0]
+    assert status["metrics"]["inconclusiveStreak"] == 0
