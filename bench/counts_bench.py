@@ -104,8 +104,8 @@ class Outcomes:
     canary_served: Ints
 
 
-def simulate(rng: np.random.Generator, s: Scenario) -> Traffic:
-    total = rng.poisson(s.rps * INTERVAL_SECONDS, (s.runs, INTERVALS))
+def simulate(rng: np.random.Generator, s: Scenario, intervals: int = INTERVALS) -> Traffic:
+    total = rng.poisson(s.rps * INTERVAL_SECONDS, (s.runs, intervals))
     share = np.array(WEIGHTS, dtype=np.float64)[:, None, None] / 100
     n_c = rng.binomial(total, share)
     n_b = total - n_c
@@ -150,7 +150,7 @@ def _one_run(
     evidence: list[float] = []
     step = closed = served = 0
     window = [0, 0, 0, 0]  # the open window's e_c, n_c, e_b, n_b
-    for i in range(INTERVALS):
+    for i in range(len(e_c[0])):
         now = (e_c[step][i], n_c[step][i], e_b[step][i], n_b[step][i])
         window = [a + b for a, b in zip(window, now, strict=True)]
         served += now[1]
@@ -291,6 +291,26 @@ def report_targets(nulls: list[tuple[Scenario, list[Outcomes]]]) -> None:
             )
 
 
+SIZING_MIN_COUNTS = (20, 60, 150)
+SIZING_INTERVALS = 240  # 2 h: large minCounts need long windows at 5%
+
+
+def sizing(runs: int, rng: np.random.Generator) -> None:
+    """Exposure buys power: the same traffic judged with larger minCount values."""
+    print(f"\nsizing at 2 req/s, runs capped at {SIZING_INTERVALS * INTERVAL_SECONDS // 60} min")
+    print(
+        f"{'minCount':>8} {'A/A rollback':>13} {'A/A promoted min':>17} {'3x power':>9} {'2x power':>9}"
+    )
+    cases = [Scenario(n, 0.02, p, runs) for n, p in (("A/A", 0.02), ("3x", 0.06), ("2x", 0.04))]
+    traffic = [simulate(rng, c, SIZING_INTERVALS) for c in cases]
+    for min_count in SIZING_MIN_COUNTS:
+        aa, three, two = (ours(t, min_count) for t in traffic)
+        print(
+            f"{min_count:>8} {rollback_rate(aa):>13.3f} {minutes(aa.promoted):>17.1f} "
+            f"{rollback_rate(three):>9.3f} {rollback_rate(two):>9.3f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="300 runs per scenario, for CI")
@@ -325,6 +345,7 @@ def main() -> None:
         if s.null:
             nulls.append((s, results))
     report_targets(nulls)
+    sizing(runs, rng)
     print(f"\n{time.perf_counter() - started:.1f} s")
 
 
