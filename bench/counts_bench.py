@@ -298,9 +298,8 @@ SIZING_INTERVALS = 240  # 2 h: large minCounts need long windows at 5%
 def sizing(runs: int, rng: np.random.Generator) -> None:
     """Exposure buys power: the same traffic judged with larger minCount values."""
     print(f"\nsizing at 2 req/s, runs capped at {SIZING_INTERVALS * INTERVAL_SECONDS // 60} min")
-    print(
-        f"{'minCount':>8} {'A/A rollback':>13} {'A/A promoted min':>17} {'3x power':>9} {'2x power':>9}"
-    )
+    columns = ("A/A rollback", "A/A promoted min", "3x power", "2x power")
+    print(f"{'minCount':>8} " + " ".join(f"{c:>{len(c) + 1}}" for c in columns))
     cases = [Scenario(n, 0.02, p, runs) for n, p in (("A/A", 0.02), ("3x", 0.06), ("2x", 0.04))]
     traffic = [simulate(rng, c, SIZING_INTERVALS) for c in cases]
     for min_count in SIZING_MIN_COUNTS:
