@@ -90,8 +90,7 @@ def test_prometheus_stopped_mid_rollout_holds_then_continues(
     with traffic_rollout(env, tmp_path, (), ()) as rollout:
         watch = rollout.deploy(metrics_spec(rollout.prometheus.url))
         with rollout.traffic:
-            env.set_model("v2")
-            wait_for(lambda: env.status().get("canaryWeight") == 25, 120, 0.2, "step 2 (25%)")
+            _roll_out_to_25_percent(env)
             rollout.prometheus.stop()
             stopped = time.monotonic()
             held = wait_for(lambda: _inconclusive(env), 60, 0.2, "an inconclusive window")
@@ -158,8 +157,7 @@ def test_a_canary_no_longer_scraped_is_inconclusive_until_it_is_back(
     with traffic_rollout(env, tmp_path, (), ()) as rollout:
         watch = rollout.deploy(metrics_spec(rollout.prometheus.url))
         with rollout.traffic:
-            env.set_model("v2")
-            wait_for(lambda: env.status().get("canaryWeight") == 25, 120, 0.2, "step 2 (25%)")
+            _roll_out_to_25_percent(env)
             canary_target = rollout.targets[CANARY]
             rollout.prometheus.remove_targets(CANARY)  # its series go stale, then vanish
             held = wait_for(lambda: _inconclusive(env), 90, 0.2, "an inconclusive window")
@@ -172,3 +170,8 @@ def test_a_canary_no_longer_scraped_is_inconclusive_until_it_is_back(
     assert held["canaryWeight"] == 25
     assert watch.weights == [0, 5, 25, 50, 100, 0]
     assert status["metrics"]["inconclusiveStreak"] == 0
+
+
+def _roll_out_to_25_percent(env: RolloutEnv) -> None:
+    env.set_model("v2")
+    wait_for(lambda: env.status().get("canaryWeight") == 25, 120, 0.2, "step 2 (25%)")
