@@ -332,6 +332,12 @@ def test_count_evidence_accumulates_across_calls() -> None:
             "collecting: 0 canary requests in 30s, minCount is 20",
             id="custom-count-query-zero",
         ),
+        pytest.param(
+            LATENCY,
+            reading(arm(NAN, count=3), OK),
+            "collecting: 3 canary requests in 30s, minCount is 20",
+            id="too-few-for-a-quantile",  # histogram_quantile is NaN on no requests
+        ),
     ],
 )
 def test_too_few_requests_keep_the_window_open(g: MetricGate, low: GateReading, why: str) -> None:

@@ -8,6 +8,7 @@ conclusive windows count towards a step's minWindows.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from imagerollout.api.metric_gates import MetricGate, MetricGateStatus
@@ -67,12 +68,15 @@ def judge_window(
             "bound": None,
         }
     )
-    problem = data_problem(gate, reading, stale_after, counted)
+    arms = _arms(gate, reading, counted)
+    problem = reading.error or _first(_count_problem(n, a, gate, stale_after) for n, a in arms)
+    if problem is None:
+        short = _first(_too_few(n, a, gate, reading.window_seconds) for n, a in arms)
+        if short is not None:  # low traffic: wait for more, not a fault
+            return WindowResult(_set(status, Verdict.INCONCLUSIVE, short), False)
+        problem = _first(_value_problem(n, a, counted) for n, a in arms)
     if problem is not None:
         return WindowResult(_set(status, Verdict.INCONCLUSIVE, problem), True)
-    short = _too_few(gate, reading, counted)
-    if short is not None:  # low traffic: wait for more, not a fault
-        return WindowResult(_set(status, Verdict.INCONCLUSIVE, short), False)
     status = status.model_copy(update={"window_start": now})
     if counted:
         window = _count_window(reading)
@@ -83,46 +87,23 @@ def judge_window(
     return _judge_values(gate, reading, status)
 
 
-def _too_few(gate: MetricGate, reading: GateReading, counted: bool) -> str | None:
-    """The minCount guard, once the counts themselves are known to be usable."""
-    if gate.template is None and gate.count_query is None:
-        return None
-    arms = [("canary", reading.canary)]
-    if counted or gate.max_degradation is not None:
-        arms.append(("baseline", reading.baseline))
-    for name, arm in arms:
-        if arm.count is not None and arm.count < gate.min_count:
-            return (
-                f"collecting: {arm.count:.0f} {name} requests in {reading.window_seconds}s, "
-                f"minCount is {gate.min_count}"
-            )
-    return None
-
-
-def data_problem(
-    gate: MetricGate, reading: GateReading, stale_after: float, counted: bool
-) -> str | None:
-    if reading.error is not None:
-        return reading.error
+def _arms(gate: MetricGate, reading: GateReading, counted: bool) -> list[tuple[str, ArmReading]]:
+    """The arms the gate reads: the baseline only when it is compared with."""
     compared = counted or gate.max_degradation is not None
-    arms = [("canary", reading.canary)] + ([("baseline", reading.baseline)] if compared else [])
-    guarded = gate.template is not None or gate.count_query is not None
-    for name, arm in arms:
-        problem = _arm_problem(name, arm, gate, stale_after, counted, guarded)
-        if problem is not None:
-            return problem
-    return None
+    return [("canary", reading.canary)] + ([("baseline", reading.baseline)] if compared else [])
 
 
-def _arm_problem(
-    name: str,
-    arm: ArmReading,
-    gate: MetricGate,
-    stale_after: float,
-    counted: bool,
-    guarded: bool,
-) -> str | None:
-    if guarded:
+def _first(problems: Iterable[str | None]) -> str | None:
+    return next((p for p in problems if p is not None), None)
+
+
+def _guarded(gate: MetricGate) -> bool:
+    """Built-in templates and custom gates with a countQuery count the requests."""
+    return gate.template is not None or gate.count_query is not None
+
+
+def _count_problem(name: str, arm: ArmReading, gate: MetricGate, stale_after: float) -> str | None:
+    if _guarded(gate):
         if arm.count is None:
             return f"no {name} requests in the window (empty result)"
         if not math.isfinite(arm.count):
@@ -131,6 +112,19 @@ def _arm_problem(
         return f"age of the newest {name} sample is {arm.age}"
     if arm.age is not None and arm.age > stale_after:
         return f"newest {name} sample is {arm.age:.0f}s old (staleAfter {stale_after:.0f}s)"
+    return None
+
+
+def _too_few(name: str, arm: ArmReading, gate: MetricGate, seconds: int) -> str | None:
+    """The minCount guard; checked before the value, which few requests can leave NaN."""
+    if not _guarded(gate) or arm.count is None or arm.count >= gate.min_count:
+        return None
+    return (
+        f"collecting: {arm.count:.0f} {name} requests in {seconds}s, minCount is {gate.min_count}"
+    )
+
+
+def _value_problem(name: str, arm: ArmReading, counted: bool) -> str | None:
     if counted:
         bad = arm.value
         return None if bad is None or math.isfinite(bad) else f"{name} error count is {bad}"
