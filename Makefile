@@ -41,4 +41,6 @@ crd: deps
 	$(VENV)/imagerollout crd --output crds/imagemodelrollouts.imagerollout.dev.yaml
 
 clean:
+	@scripts/prometheus-down.sh
 	@scripts/cluster-down.sh --purge
+	@rm -rf .cache/prometheus
