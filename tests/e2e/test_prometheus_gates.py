@@ -12,6 +12,7 @@ import pytest
 from tests.e2e.helpers import wait_for
 from tests.e2e.prometheus_env import CANARY, metrics_spec, traffic_rollout
 from tests.e2e.rollout_env import RolloutEnv
+from tests.prometheus_server import PrometheusServer
 
 pytestmark = pytest.mark.e2e
 DECODER_FAILURE = "decoder_failure:text_artifact_misalignment"
@@ -19,11 +20,18 @@ DECODER_FAILURE = "decoder_failure:text_artifact_misalignment"
 
 def test_a_latency_regression_is_rolled_back_at_5_percent(env: RolloutEnv, tmp_path: Path) -> None:
     with traffic_rollout(env, tmp_path, (), ("--latency-ms", "400")) as rollout:
+        # The same Prometheus scrapes the operator, as the dashboard's does.
+        operator = f"127.0.0.1:{env.operator.metrics_port}"
+        rollout.prometheus.add_targets("operator", [operator], {"job_role": "operator"})
         watch = rollout.deploy(metrics_spec(rollout.prometheus.url))
+        rollout.prometheus.wait_for_targets_up([operator], timeout=30)
         with rollout.traffic:
             env.set_model("v2")
             status = env.wait_phase("Degraded", timeout=120)
             counts = rollout.traffic.counts()
+        history = wait_for(
+            lambda: _operator_history(rollout.prometheus, env.namespace), 30, 0.5, "history"
+        )
 
     assert watch.weights == [0, 5, 0], "rolled back at the first step that had users"
     gates = {g["gate"]: g for g in status["metrics"]["gates"]}
@@ -42,6 +50,25 @@ def test_a_latency_regression_is_rolled_back_at_5_percent(env: RolloutEnv, tmp_p
     print(f"\n[figure] latency regression: canary at 5% for {rolled_back - failed_at:.1f}s")
     metrics = env.operator.scrape()
     assert 'imagerollout_metric_gate_windows_total{gate="latency-p95"' in metrics
+    weight_seen, canary_p95 = history
+    assert weight_seen == 5, "Prometheus recorded the canary weight over time"
+    assert canary_p95 > 0.2
+
+
+def _operator_history(prometheus: PrometheusServer, namespace: str) -> tuple[float, float] | None:
+    """What the dashboard plots, read back from Prometheus: the highest canary weight in the
+    last 10 minutes and the latest canary p95 of the failed gate."""
+    rollout = f'namespace="{namespace}",name="imagegen"'
+    weight = prometheus.query(
+        f"max_over_time(imagerollout_canary_weight_percent{{{rollout}}}[10m])"
+    )
+    p95 = prometheus.query(
+        f'imagerollout_metric_gate_value{{{rollout},gate="latency-p95",arm="canary"}}'
+    )
+    degraded = prometheus.query(f'imagerollout_rollout_info{{{rollout},phase="Degraded"}}')
+    if not (weight and p95 and degraded):
+        return None
+    return float(weight[0]["value"][1]), float(p95[0]["value"][1])
 
 
 def test_an_error_regression_is_rolled_back(env: RolloutEnv, tmp_path: Path) -> None:
