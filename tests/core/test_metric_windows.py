@@ -381,3 +381,15 @@ def test_count_gate_threshold_on_the_canary_rate() -> None:
     result = judge(capped, reading(arm(2, count=100), arm(38, count=1900)))
     assert result.status.verdict == Verdict.FAIL.value
     assert result.status.reason == "canary 0.02 > threshold max 0.01"
+
+
+def test_an_empty_errors_result_is_no_errors_except_for_slow_requests() -> None:
+    no_series = reading(arm(None), arm(None))
+    assert judge(ERRORS, no_series).status.verdict == Verdict.PASS, "no 5xx series yet"
+    slow = gate(template="SlowRequests", args={"le": "1"})  # "1" is not a bucket: "1.0" is
+    result = judge(slow, no_series)
+    assert result.data_problem
+    assert (
+        result.status.reason
+        == "empty result for the canary's bad events (check the query's labels)"
+    )

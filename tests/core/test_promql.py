@@ -140,6 +140,7 @@ def _quantile(q: str) -> str:
     return f"histogram_quantile({q}, sum by (le) (rate({buckets}[30s])))"
 
 
+IN_HALF_SECOND_BUCKET = _increase("imagegen_request_duration_seconds_bucket", ',le="0.5"')
 TEMPLATES = [
     pytest.param(
         {"template": "ErrorRate"},
@@ -158,6 +159,12 @@ TEMPLATES = [
         None,
         _increase("imagegen_errors_total", r',reason="decoder_failure\"oom"'),
         id="DecoderFailures-reason",
+    ),
+    pytest.param(
+        {"template": "SlowRequests", "args": {"le": "0.5"}},
+        None,
+        f"{_increase('imagegen_request_duration_seconds_count')} - {IN_HALF_SECOND_BUCKET}",
+        id="SlowRequests",
     ),
     pytest.param(
         {"template": "LatencyP95", "maxDegradation": "0.5"},
@@ -197,7 +204,7 @@ def test_every_template_is_covered() -> None:
 
 @pytest.mark.parametrize("template", list(MetricTemplate))
 def test_template_selectors_escape_hostile_names(template: MetricTemplate) -> None:
-    fields: dict[str, Any] = {"template": template.value}
+    fields: dict[str, Any] = {"template": template.value, "args": {"le": "1.0"}}
     if not is_count_gate(gate(**fields)):
         fields["maxDegradation"] = "1"
     queries = gate_queries(gate(**fields), HOSTILE)

@@ -34,6 +34,12 @@ def metrics_spec(prometheus_url: str, **overrides: Any) -> dict[str, Any]:
             {"name": "error-rate", "template": "ErrorRate", "minCount": 5},
             {"name": "decoder-failures", "template": "DecoderFailures", "minCount": 5},
             {
+                "name": "slow-requests",
+                "template": "SlowRequests",
+                "args": {"le": "0.25"},
+                "minCount": 5,
+            },
+            {
                 "name": "latency-p95",
                 "template": "LatencyP95",
                 "maxDegradation": "0.2",

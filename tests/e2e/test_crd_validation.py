@@ -284,6 +284,11 @@ INVALID = [
             ),
             ("duplicate-gates", metrics({"gates": [GATE, GATE]}), ("gate names must be unique",)),
             (
+                "slow-requests-without-le",
+                metrics(gate(template="SlowRequests")),
+                ("SlowRequests needs args.le",),
+            ),
+            (
                 "inconclusive-action",
                 metrics({"inconclusive": {"action": "Ignore"}}),
                 ("spec.metrics.inconclusive.action",),

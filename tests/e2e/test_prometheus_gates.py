@@ -39,9 +39,13 @@ def test_a_latency_regression_is_rolled_back_at_5_percent(env: RolloutEnv, tmp_p
     assert latency["verdict"] == "Fail"
     assert float(latency["canary"]) > float(latency["bound"]) > float(latency["baseline"])
     assert gates["error-rate"]["verdict"] != "Fail"
+    # The same regression through the sequential rate test: requests slower than 0.25 s.
+    assert gates["slow-requests"]["verdict"] == "Fail"
+    assert float(gates["slow-requests"]["canary"]) > float(gates["slow-requests"]["baseline"])
     progressing = {c["type"]: c for c in status["conditions"]}["Progressing"]
     assert progressing["reason"] == "MetricsAnalysisFailed"
-    assert "latency-p95" in progressing["message"]
+    assert progressing["message"].startswith("slow-requests: canary rate ")
+    assert " vs baseline 0: " in progressing["message"]
     assert counts[CANARY]["ok"] > 0, "users reached the canary"
     failed_at = watch.first_time_at(5, 0)
     rolled_back = watch.first_time_at(0, failed_at or 0)

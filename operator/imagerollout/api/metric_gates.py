@@ -20,7 +20,7 @@ from imagerollout.api.fields import (
     duration_field,
 )
 
-COUNT_TEMPLATES = ("ErrorRate", "DecoderFailures")
+COUNT_TEMPLATES = ("ErrorRate", "DecoderFailures", "SlowRequests")
 BIG = "100000000"
 TEMPLATE_VARIABLES = ("namespace", "service", "variant", "rollout", "window")
 
@@ -28,6 +28,7 @@ TEMPLATE_VARIABLES = ("namespace", "service", "variant", "rollout", "window")
 class MetricTemplate(StrEnum):
     ERROR_RATE = "ErrorRate"
     DECODER_FAILURES = "DecoderFailures"
+    SLOW_REQUESTS = "SlowRequests"
     LATENCY_P95 = "LatencyP95"
     LATENCY_P99 = "LatencyP99"
     COST_PER_IMAGE = "CostPerImage"
@@ -92,6 +93,11 @@ METRIC_GATE_RULES: list[JsonValue] = [
     ),
     cel(f"!has(self.maxRatio) || {_COUNT}", "maxRatio applies to count gates only"),
     cel("!has(self.maxRatio) || double(self.maxRatio) >= 1.0", "maxRatio must be at least 1"),
+    cel(
+        "!has(self.template) || self.template != 'SlowRequests' || "
+        "(has(self.args) && 'le' in self.args)",
+        'SlowRequests needs args.le, a bucket bound of the latency histogram such as "1.0"',
+    ),
     cel("!has(self.maxDegradation) || !(" + _COUNT + ")", "count gates use maxRatio"),
 ]
 

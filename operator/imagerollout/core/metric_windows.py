@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from imagerollout.api.metric_gates import MetricGate, MetricGateStatus
 from imagerollout.core.judge import Verdict
 from imagerollout.core.judge.counts import CountWindow, accumulate, e_value, rejects
-from imagerollout.core.promql import is_count_gate
+from imagerollout.core.promql import errors_required, is_count_gate
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def judge_window(
         short = _first(_too_few(n, a, gate, reading.window_seconds) for n, a in arms)
         if short is not None:  # low traffic: wait for more, not a fault
             return WindowResult(_set(status, Verdict.INCONCLUSIVE, short), False)
-        problem = _first(_value_problem(n, a, counted) for n, a in arms)
+        problem = _first(_value_problem(n, a, gate, counted) for n, a in arms)
     if problem is not None:
         return WindowResult(_set(status, Verdict.INCONCLUSIVE, problem), True)
     status = status.model_copy(update={"window_start": now})
@@ -124,9 +124,11 @@ def _too_few(name: str, arm: ArmReading, gate: MetricGate, seconds: int) -> str 
     )
 
 
-def _value_problem(name: str, arm: ArmReading, counted: bool) -> str | None:
+def _value_problem(name: str, arm: ArmReading, gate: MetricGate, counted: bool) -> str | None:
     if counted:
         bad = arm.value
+        if bad is None and errors_required(gate):
+            return f"empty result for the {name}'s bad events (check the query's labels)"
         return None if bad is None or math.isfinite(bad) else f"{name} error count is {bad}"
     if arm.value is None:
         return f"empty result for the {name}"

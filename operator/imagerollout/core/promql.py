@@ -41,6 +41,9 @@ ERRORS = {
     ),
 }
 DECODER_REASON = _increase("imagegen_errors_total", ',reason="{{reason}}"')
+# Requests slower than the bucket bound `le`: all requests minus those in the bucket.
+_IN_BUCKET = _increase("imagegen_request_duration_seconds_bucket", ',le="{{le}}"')
+SLOWER_THAN_LE = f"{_increase('imagegen_request_duration_seconds_count')} - {_IN_BUCKET}"
 VALUES = {
     MetricTemplate.LATENCY_P95: _latency("0.95"),
     MetricTemplate.LATENCY_P99: _latency("0.99"),
@@ -68,6 +71,12 @@ def is_count_gate(gate: MetricGate) -> bool:
     )
 
 
+def errors_required(gate: MetricGate) -> bool:
+    """An empty errors result means "no errors" (a 5xx series appears with the first 5xx),
+    except where the query must always answer: a wrong bucket bound must not pass."""
+    return gate.template == MetricTemplate.SLOW_REQUESTS
+
+
 def gate_queries(gate: MetricGate, variables: Mapping[str, str]) -> GateQueries:
     """The rendered queries for one arm of one gate."""
     merged = _merge(gate, variables)
@@ -80,6 +89,9 @@ def gate_queries(gate: MetricGate, variables: Mapping[str, str]) -> GateQueries:
     count, age = render(REQUESTS, merged), render(AGE, merged)
     if gate.template in VALUES:
         return GateQueries(value=render(VALUES[gate.template], merged), count=count, age=age)
+    if gate.template == MetricTemplate.SLOW_REQUESTS:
+        slow = render(SLOWER_THAN_LE, merged)
+        return GateQueries(errors=slow, count=count, age=age)
     errors = ERRORS[gate.template]
     if gate.template == MetricTemplate.DECODER_FAILURES and "reason" in gate.args:
         errors = DECODER_REASON
