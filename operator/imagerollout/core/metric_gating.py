@@ -1,10 +1,11 @@
 """The production-traffic gates inside the state machine.
 
-While users reach both arms (0% < weight < 100%), a window is due every `interval`. Each
-window's readings are judged per gate; the first Fail rolls back. A step completes only
-when every gate has minWindows conclusive windows at that step and the latest evaluation
-was conclusive, so missing data holds the rollout; spec.metrics.inconclusive can pause or
-abort after `limit` inconclusive evaluations in a row.
+While users reach both arms (0% < weight < 100%), an evaluation is due every `interval`.
+Each gate reads its open window (since its last conclusive one) and is judged; the first
+Fail rolls back. A step completes only when every gate has minWindows conclusive windows at
+that step and its latest window passed, so missing data and low traffic hold the rollout;
+spec.metrics.inconclusive can pause or abort after `limit` evaluations in a row with
+missing or bad data.
 """
 
 from __future__ import annotations
