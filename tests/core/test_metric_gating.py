@@ -426,10 +426,13 @@ def test_windows_reset_when_the_step_index_changes() -> None:
     assert metrics.gates[1].evidence == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("weight", [0, 100])
-def test_weights_0_and_100_always_allow_completion(weight: int) -> None:
-    d = Draft(rolling(0, weight, metrics=gates_status(windows=0, inconclusive_streak=4)), NOW, 1)
-    assert judge_metrics(METRICS_SPEC, d, None).allows_completion
+@pytest.mark.parametrize("route_weight", [50, 100], ids=["being-set", "set"])
+def test_the_100_percent_step_needs_no_windows(route_weight: int) -> None:
+    """At 100% the baseline serves no users: nothing to compare, nothing to wait for."""
+    status = rolling(3, route_weight, metrics=gates_status(windows=0, inconclusive_streak=4))
+    verdict = judge_metrics(METRICS_SPEC, Draft(status, NOW, 1), None)
+    assert verdict.allows_completion
+    assert verdict.summary == "", "no 'metrics 0/2 windows' at 100%"
 
 
 def test_both_arms_serving_users_need_the_windows() -> None:

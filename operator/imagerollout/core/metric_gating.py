@@ -91,7 +91,8 @@ def judge_metrics(spec: RolloutSpec, d: Draft, reading: MetricsReading | None) -
     if failed is not None:
         return MetricsVerdict(failed=f"{failed.gate}: {failed.reason}")
     abort = _apply_policy(metrics, d, after)
-    weight = d.status.canary_weight
+    # The step's weight, which this pass may only now be setting on the route.
+    weight = spec.steps[index].weight if index < len(spec.steps) else 100
     ready = _ready(metrics, weight, after)
     summary = _summary(metrics, after) if 0 < weight < 100 else ""
     return MetricsVerdict(abort=abort, allows_completion=ready, summary=summary)
