@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -16,6 +17,16 @@ DURATION = r"^([0-9]+(ms|s|m|h))+$"
 
 def cel(rule: str, message: str) -> JsonDict:
     return {"rule": rule, "message": message}
+
+
+def exactly_one(fields: Sequence[str], message: str) -> JsonDict:
+    """A CEL rule: exactly one of the optional fields is set."""
+    present = ", ".join(f"has(self.{name})" for name in fields)
+    return cel(f"[{present}].filter(set, set).size() == 1", message)
+
+
+# On a list of gates: each name appears once.
+UNIQUE_NAMES = cel("self.all(g, self.exists_one(h, h.name == g.name))", "gate names must be unique")
 
 
 def duration_field(description: str, minimum: str, maximum: str, **kw: Any) -> Any:

@@ -14,10 +14,12 @@ from pydantic import ConfigDict, Field, JsonValue, StringConstraints
 from imagerollout.api.fields import (
     DNS_LABEL,
     DNS_SUBDOMAIN,
+    UNIQUE_NAMES,
     ApiModel,
     cel,
     decimal_field,
     duration_field,
+    exactly_one,
 )
 
 COUNT_TEMPLATES = ("ErrorRate", "DecoderFailures", "SlowRequests")
@@ -56,8 +58,8 @@ class MetricProvider(ApiModel):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                cel(
-                    "[has(self.prometheus)].filter(set, set).size() == 1",
+                exactly_one(
+                    ["prometheus"],
                     "exactly one metric provider must be set (supported: prometheus)",
                 )
             ]
@@ -82,9 +84,8 @@ _COUNT = (
     f"(has(self.template) && self.template in {list(COUNT_TEMPLATES)}) || has(self.errorsQuery)"
 )
 METRIC_GATE_RULES: list[JsonValue] = [
-    cel(
-        "[has(self.template), has(self.query), has(self.errorsQuery)].filter(set, set).size() == 1",
-        "set exactly one of template, query or errorsQuery",
+    exactly_one(
+        ["template", "query", "errorsQuery"], "set exactly one of template, query or errorsQuery"
     ),
     cel("!has(self.errorsQuery) || has(self.countQuery)", "errorsQuery needs countQuery"),
     cel(
@@ -191,13 +192,7 @@ class MetricsAnalysis(ApiModel):
         min_length=1,
         max_length=16,
         description="Production-traffic gates, canary against baseline.",
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                cel(
-                    "self.all(g, self.exists_one(h, h.name == g.name))", "gate names must be unique"
-                )
-            ]
-        },
+        json_schema_extra={"x-kubernetes-validations": [UNIQUE_NAMES]},
     )
 
 

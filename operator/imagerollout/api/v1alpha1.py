@@ -14,10 +14,12 @@ from pydantic import ConfigDict, Field, JsonValue, StringConstraints
 from imagerollout.api.fields import (
     DNS_LABEL,
     DNS_SUBDOMAIN,
+    UNIQUE_NAMES,
     ApiModel,
     cel,
     decimal_field,
     duration_field,
+    exactly_one,
 )
 from imagerollout.api.metric_gates import MetricsAnalysis, MetricsStatus
 
@@ -64,8 +66,8 @@ class TrafficRouting(ApiModel):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                cel(
-                    "[has(self.gatewayAPI)].filter(set, set).size() == 1",
+                exactly_one(
+                    ["gatewayAPI"],
                     "exactly one traffic provider must be set (supported: gatewayAPI)",
                 )
             ]
@@ -169,13 +171,7 @@ class Analysis(ApiModel):
         min_length=1,
         max_length=16,
         description="Pass/fail criteria, canary against baseline.",
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                cel(
-                    "self.all(g, self.exists_one(h, h.name == g.name))", "gate names must be unique"
-                )
-            ]
-        },
+        json_schema_extra={"x-kubernetes-validations": [UNIQUE_NAMES]},
     )
     alpha: str = decimal_field(
         "Total false-rollback rate, split across gates.", "0.5", default="0.05"
