@@ -46,11 +46,8 @@ def window_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> int |
     metrics = spec.metrics
     if metrics is None or not _comparing(spec, status) or status.step_started_at is None:
         return None
-    start = parse_time(status.step_started_at)
     last = status.metrics.last_evaluation if status.metrics else None
-    if last is not None and parse_time(last) > start:
-        start = parse_time(last)
-    seconds = int((now - start).total_seconds())
+    seconds = _seconds_since(now, status.step_started_at, last)
     return seconds if seconds >= parse_duration(metrics.interval).total_seconds() else None
 
 
@@ -59,14 +56,20 @@ def gate_windows(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> dic
     since the step began."""
     if spec.metrics is None or status.step_started_at is None:
         return {}
-    step_start = parse_time(status.step_started_at)
+    step_start = status.step_started_at
     opened = {g.gate: g.window_start for g in (status.metrics.gates if status.metrics else [])}
-    windows = {}
-    for gate in spec.metrics.gates:
-        start = opened.get(gate.name)
-        begin = max(step_start, parse_time(start)) if start else step_start
-        windows[gate.name] = max(int((now - begin).total_seconds()), 1)
-    return windows
+    return {
+        gate.name: max(_seconds_since(now, step_start, opened.get(gate.name)), 1)
+        for gate in spec.metrics.gates
+    }
+
+
+def _seconds_since(now: datetime, step_started_at: str, later: str | None) -> int:
+    """Whole seconds since the step began, or since `later` when that came after it."""
+    start = parse_time(step_started_at)
+    if later is not None:
+        start = max(start, parse_time(later))
+    return int((now - start).total_seconds())
 
 
 def _comparing(spec: RolloutSpec, status: RolloutStatus) -> bool:
