@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes import config
 
 from imagerollout.demo_traffic import TrafficGenerator, route_weights
 from imagerollout.kube.client import Kube
 from tests.e2e.demo_servers import demo_server
-from tests.e2e.rollout_env import DEMO, NAME, RolloutEnv, timed_steps
+from tests.e2e.rollout_env import NAME, RolloutEnv
 from tests.e2e.route_watch import RouteWatch
 from tests.prometheus_server import PrometheusServer
 
@@ -65,19 +64,10 @@ class TrafficRollout:
     def deploy(self, metrics: dict[str, Any]) -> RouteWatch:
         return deploy_with_metrics(self.env, metrics, self.stack)
 
-    def metric_gates(self) -> dict[str, dict[str, Any]]:
-        gates = (self.env.status().get("metrics") or {}).get("gates") or []
-        return {g["gate"]: g for g in gates}
-
 
 def deploy_with_metrics(env: RolloutEnv, metrics: dict[str, Any], stack: ExitStack) -> RouteWatch:
     """Apply the demo and the rollout; watch the route's weights from Initialized on."""
-    manifest = yaml.safe_load((DEMO / "rollout.yaml").read_text())
-    manifest["spec"]["steps"] = timed_steps(5, 25, 50, 100, hold="1s")
-    manifest["spec"]["metrics"] = metrics
-    env.kubectl("apply", "-f", str(DEMO / "imagegen.yaml"))
-    env.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
-    env.wait_phase("Initialized")
+    env.deploy_judged(metrics=metrics)
     watch = RouteWatch(env.cluster.kubeconfig, env.namespace, NAME)
     stack.callback(watch.stop)
     return watch

@@ -79,6 +79,16 @@ class RolloutEnv:
     def event_reasons(self) -> list[str]:
         return [e["reason"] for e in self.events()]
 
+    def deploy_judged(self, **spec: Any) -> None:
+        """The demo with 1s steps at 5, 25, 50 and 100% and the given spec fields (analysis,
+        metrics); returns once the rollout is Initialized."""
+        manifest = yaml.safe_load((DEMO / "rollout.yaml").read_text())
+        manifest["spec"]["steps"] = timed_steps(5, 25, 50, 100, hold="1s")
+        manifest["spec"].update(spec)
+        self.kubectl("apply", "-f", str(DEMO / "imagegen.yaml"))
+        self.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+        self.wait_phase("Initialized")
+
     def deploy(self, steps: list[dict[str, Any]], deadline: str = "2m") -> None:
         self.kubectl("apply", "-f", str(DEMO / "imagegen.yaml"))
         self.kubectl("apply", "-f", "-", input=rollout_manifest(steps, deadline))

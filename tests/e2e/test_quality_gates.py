@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.e2e.demo_servers import demo_server
 from tests.e2e.helpers import wait_for
-from tests.e2e.rollout_env import DEMO, NAME, RolloutEnv, timed_steps
+from tests.e2e.rollout_env import NAME, RolloutEnv
 from tests.e2e.route_watch import RouteWatch
 
 pytestmark = pytest.mark.e2e
@@ -44,12 +43,7 @@ def analysis(baseline: str, canary: str, evidence: Path, **overrides: Any) -> di
 
 def deploy_with_analysis(env: RolloutEnv, gates: dict[str, Any]) -> None:
     env.kubectl("create", "configmap", "suite", f"--from-file=suite.yaml={SUITE}")
-    manifest = yaml.safe_load((DEMO / "rollout.yaml").read_text())
-    manifest["spec"]["steps"] = timed_steps(5, 25, 50, 100, hold="1s")
-    manifest["spec"]["analysis"] = gates
-    env.kubectl("apply", "-f", str(DEMO / "imagegen.yaml"))
-    env.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
-    env.wait_phase("Initialized")
+    env.deploy_judged(analysis=gates)
 
 
 def test_a_logo_regression_is_rolled_back_at_stage0_naming_the_stratum(
