@@ -29,13 +29,13 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
+from imagerollout.traffic import gateway_api
+
 if TYPE_CHECKING:  # imported at run time only after --kubeconfig is applied (see main)
     from imagerollout.kube.client import Kube
 
 log = logging.getLogger(__name__)
 
-HTTPROUTE_API = "gateway.networking.k8s.io/v1"
-HTTPROUTE_PLURAL = "httproutes"
 PROMPTS = (
     'A shop sign that says "OPEN"',
     'A logo with the text "ACME"',
@@ -239,7 +239,7 @@ def weights_from_route(route: Mapping[str, Any]) -> dict[str, int]:
 
 
 def route_weights(kube: Kube, namespace: str, route: str) -> dict[str, int]:
-    obj = kube.get_object(HTTPROUTE_API, HTTPROUTE_PLURAL, namespace, route)
+    obj = kube.get_object(gateway_api.API_VERSION, gateway_api.PLURAL, namespace, route)
     if obj is None:
         raise RouteNotFoundError(f"HTTPRoute {namespace}/{route} not found")
     return weights_from_route(obj)
