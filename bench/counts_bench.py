@@ -8,7 +8,7 @@ requests/s in total (Poisson, mean 60 an interval; one scenario at 0.5/s), split
 canary weight; binomial errors per arm. Each run lasts at most 60 intervals (30 min).
 
 - ours: `accumulate` / `rejects` from imagerollout.core.judge.counts, one count gate
-  (alpha 0.05, maxRatio 1), stepped as core/metric_windows.py and core/metric_gating.py do.
+  (alpha 0.05, maxRatio 1), stepped as core/metrics/windows.py and core/metrics/gating.py do.
   The gate's window stays open (Inconclusive "collecting") while either arm has fewer than
   minCount requests (default 20); the next evaluation covers the longer window since the last
   close. When both arms have minCount, the window closes: its counts are added to the

@@ -171,7 +171,7 @@ def accuracy(sets: dict[str, Sequence[Item]], workers: int) -> None:
 
 def demo_server_items(seeds: int, substitution_rate: float) -> list[Item]:
     """The demo model server's images for the suite's text prompts (baseline when rate 0)."""
-    from imagerollout.demo_server import Knobs, render
+    from imagerollout.demo.server import Knobs, render
 
     knobs = Knobs(substitution_rate=substitution_rate)
     prompts = [p for s in default_suite().strata for p in s.prompts if p.expected_text]

@@ -43,13 +43,13 @@ pids=("$operator")
 trap 'kill "${pids[@]}" ${watcher:-} 2>/dev/null || true' EXIT
 serve() { # port, knobs...: a demo model server (OpenAI Images API) on loopback
   local port=$1; shift
-  .venv/bin/python -m imagerollout.demo_server --port "$port" "$@" >>"$logs/models.log" 2>&1 &
+  .venv/bin/python -m imagerollout.demo.server --port "$port" "$@" >>"$logs/models.log" 2>&1 &
   pids+=("$!")
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.1; done
   echo "demo server on $port did not start; see $logs/models.log" >&2; exit 1
 }
-stop_models() { pkill -f "imagerollout.demo_server --port 1808" 2>/dev/null || true; }
-pkill -f "imagerollout.demo_traffic --namespace $ns" 2>/dev/null || true
+stop_models() { pkill -f "imagerollout.demo.server --port 1808" 2>/dev/null || true; }
+pkill -f "imagerollout.demo.traffic --namespace $ns" 2>/dev/null || true
 stop_models
 serve 18081 --model-name v1
 
@@ -82,7 +82,7 @@ evidence=$(kubectl -n "$ns" get imr imagegen -o jsonpath='{.status.analysis.evid
 echo "$evidence: $(ls "$evidence" | wc -l) files, e.g. $(ls "$evidence" | grep canary.png | head -2 | tr '\n' ' ')"
 
 say "a good canary (same quality) passes every gate and is promoted"
-pkill -f "demo_server --port 18082" || true
+pkill -f "demo.server --port 18082" || true
 serve 18082 --model-name v4
 kubectl -n "$ns" set image deployment/imagegen model=registry.example/imagegen:v4 >/dev/null
 kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.canary.model}'=registry.example/imagegen:v4 --timeout=60s >/dev/null
@@ -97,10 +97,10 @@ cat >"$targets" <<JSON
 [{"targets": ["127.0.0.1:18081"], "labels": {"namespace": "$ns", "service": "imagegen-primary"}},
  {"targets": ["127.0.0.1:18083"], "labels": {"namespace": "$ns", "service": "imagegen-canary"}}]
 JSON
-pkill -f "demo_server --port 18083" || true
+pkill -f "demo.server --port 18083" || true
 serve 18083 --model-name v5 --variant canary --latency-ms 400
 echo "synthetic users: 40 requests/s split by the HTTPRoute's weights (log: $logs/traffic.log)"
-.venv/bin/python -m imagerollout.demo_traffic --namespace "$ns" --route imagegen --rps 40 \
+.venv/bin/python -m imagerollout.demo.traffic --namespace "$ns" --route imagegen --rps 40 \
   --backend imagegen-primary=http://127.0.0.1:18081 \
   --backend imagegen-canary=http://127.0.0.1:18083 >"$logs/traffic.log" 2>&1 &
 pids+=("$!")
@@ -114,7 +114,7 @@ show_metric_gates() {
 }
 show_metric_gates
 say "a canary as fast as the baseline (v6) passes every window and is promoted"
-pkill -f "demo_server --port 18083" || true
+pkill -f "demo.server --port 18083" || true
 serve 18083 --model-name v6 --variant canary
 kubectl -n "$ns" set image deployment/imagegen model=registry.example/imagegen:v6 >/dev/null
 kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.canary.model}'=registry.example/imagegen:v6 --timeout=60s >/dev/null

@@ -21,8 +21,6 @@ from imagerollout.api.v1alpha1 import (
     Step,
 )
 from imagerollout.core import reasons as R
-from imagerollout.core.actions import Action, Decision, EnsurePrimary, ScaleCanary, SetWeight
-from imagerollout.core.conditions import find
 from imagerollout.core.durations import format_time
 from imagerollout.core.observations import (
     AnalysisObservation,
@@ -30,7 +28,15 @@ from imagerollout.core.observations import (
     Observations,
     RouteView,
 )
-from imagerollout.core.revision import primary_selector, template_revision
+from imagerollout.core.rollout.actions import (
+    Action,
+    Decision,
+    EnsurePrimary,
+    ScaleCanary,
+    SetWeight,
+)
+from imagerollout.core.rollout.conditions import find
+from imagerollout.core.rollout.revision import primary_selector, template_revision
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 NAME = "imagegen"

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from imagerollout.api.v1alpha1 import Phase, RolloutSpec, RolloutStatus
-from imagerollout.core.actions import (
+from imagerollout.core.observations import DeploymentView, Observations, RouteView
+from imagerollout.core.rollout.actions import (
     Action,
     Decision,
     EnsurePrimary,
@@ -22,9 +23,8 @@ from imagerollout.core.actions import (
     ScaleCanary,
     SetWeight,
 )
-from imagerollout.core.decide import decide
-from imagerollout.core.observations import DeploymentView, Observations, RouteView
-from imagerollout.core.revision import template_model, template_revision
+from imagerollout.core.rollout.decide import decide
+from imagerollout.core.rollout.revision import template_model, template_revision
 from tests.core.builders import NOW, PRIMARY_SELECTOR, SELECTOR, template
 
 

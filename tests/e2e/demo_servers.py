@@ -15,11 +15,11 @@ from tests.e2e.operator_process import free_port
 
 @contextmanager
 def demo_server(log_dir: Path, name: str, *knobs: str) -> Iterator[str]:
-    """Start `python -m imagerollout.demo_server` with knobs; yield its base URL."""
+    """Start `python -m imagerollout.demo.server` with knobs; yield its base URL."""
     port = free_port()
     log = (log_dir / f"demo-{name}.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "imagerollout.demo_server", "--port", str(port), *knobs],
+        [sys.executable, "-m", "imagerollout.demo.server", "--port", str(port), *knobs],
         cwd=REPO_ROOT,
         env={"PYTHONPATH": str(REPO_ROOT / "operator"), "PATH": "/usr/bin:/bin"},
         stdout=log,

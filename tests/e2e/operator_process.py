@@ -50,7 +50,7 @@ class OperatorProcess:
             [
                 sys.executable,
                 "-m",
-                "imagerollout.cli",
+                "imagerollout.cli.main",
                 "run",
                 "--namespace",
                 self.namespace,

@@ -11,7 +11,7 @@ from typing import Any
 
 from kubernetes import config
 
-from imagerollout.demo_traffic import TrafficGenerator, route_weights
+from imagerollout.demo.traffic import TrafficGenerator, route_weights
 from imagerollout.kube.client import Kube
 from tests.e2e.demo_servers import demo_server
 from tests.e2e.rollout_env import NAME, RolloutEnv

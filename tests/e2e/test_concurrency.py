@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from imagerollout.controller.reconciler import reconcile
 from imagerollout.kube.client import ConflictError, Kube
-from imagerollout.reconciler import reconcile
 from tests.e2e.helpers import Cluster
 from tests.e2e.rollout_env import DEMO, NAME, rollout_manifest, timed_steps
 

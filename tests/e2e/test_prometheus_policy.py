@@ -14,8 +14,8 @@ import yaml
 from tests.e2e.helpers import wait_for
 from tests.e2e.prometheus_env import deploy_with_metrics, metrics_spec, traffic_rollout
 from tests.e2e.rollout_env import RolloutEnv
-from tests.metricproviders.pki import make_server_cert
 from tests.prometheus_server import free_port
+from tests.providers.metrics.pki import make_server_cert
 
 pytestmark = pytest.mark.e2e
 USER, PASSWORD = "gate-reader", "s3cret"

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from imagerollout.api.v1alpha1 import AnalysisStatus, GateStatus, Phase, Revision, RolloutStatus
-from imagerollout.metrics import OperatorMetrics
+from imagerollout.telemetry import OperatorMetrics
 from tests.e2e.helpers import wait_for
 from tests.e2e.operator_process import free_port
 

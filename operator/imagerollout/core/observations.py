@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from imagerollout.core.analysis import AnalysisState, StratumInfo
-from imagerollout.core.metric_windows import MetricsReading
+from imagerollout.core.metrics.windows import MetricsReading
+from imagerollout.core.quality.analysis import AnalysisState, StratumInfo
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,141 @@
+"""`imagerollout judge`: the suite, scorers and judge outside Kubernetes (CI, before/after runs).
+
+Exit status: 0 every gate passed, 1 a gate failed, 2 inconclusive at --max-samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from imagerollout.api.v1alpha1 import Analysis, Gate, Metric, Stage0
+from imagerollout.controller.sampler.runner import Sampler, SamplerConfig
+from imagerollout.core.judge import GateResult, Outcome
+from imagerollout.core.quality.analysis import AnalysisState, evaluate
+from imagerollout.core.quality.gating import snapshot
+from imagerollout.quality.evidence import EvidenceStore
+from imagerollout.quality.suite import default_suite, load_suite
+
+EXIT = {Outcome.PROMOTE: 0, Outcome.ROLLBACK: 1, Outcome.INCONCLUSIVE: 2, Outcome.CONTINUE: 2}
+DEFAULT_GATES = ["typography:OCRAccuracy:5"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--baseline", required=True, help="baseline OpenAI Images API base URL")
+    parser.add_argument("--canary", required=True, help="canary OpenAI Images API base URL")
+    parser.add_argument("--suite", type=Path, help="suite YAML (default: the built-in suite)")
+    parser.add_argument(
+        "--gate",
+        action="append",
+        metavar="NAME:METRIC:MAX[:STRATUM,...]",
+        help=f"a gate, e.g. typography:OCRAccuracy:3 (default {DEFAULT_GATES[0]})",
+    )
+    parser.add_argument("--alpha", default="0.05")
+    parser.add_argument("--min-samples", type=int, default=1)
+    parser.add_argument("--max-samples", type=int, default=400)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--size", default="512x512")
+    parser.add_argument("--gpu-second-price", default="0")
+    parser.add_argument("--evidence", type=Path, help="directory for raw outputs")
+    parser.add_argument("--json", dest="json_out", help="write the result as JSON ('-': stdout)")
+    parser.add_argument("--ocr-workers", type=int, default=2)
+
+
+def parse_gate(text: str) -> Gate:
+    parts = text.split(":")
+    if len(parts) not in (3, 4):
+        raise ValueError(f"--gate {text!r}: expected NAME:METRIC:MAX[:STRATUM,...]")
+    strata = parts[3].split(",") if len(parts) == 4 else []
+    return Gate(name=parts[0], metric=Metric(parts[1]), max_degradation=parts[2], strata=strata)
+
+
+def run(args: argparse.Namespace) -> int:
+    from imagerollout.quality.ocr import OcrPool
+
+    analysis = Analysis(
+        gates=[parse_gate(g) for g in args.gate or DEFAULT_GATES],
+        alpha=args.alpha,
+        min_samples=args.min_samples,
+        max_samples=args.max_samples,
+        size=args.size,
+        stage0=Stage0(samples=0, batch_size=args.batch_size),
+        gpu_second_price=args.gpu_second_price,
+    )
+    suite = load_suite(args.suite.read_text()) if args.suite else default_suite()
+    store = EvidenceStore(args.evidence, retain_rollouts=20) if args.evidence else None
+    config = SamplerConfig("judge", analysis, suite, args.baseline, args.canary, store)
+    ocr = OcrPool(workers=args.ocr_workers)
+    sampler = Sampler(config, AnalysisState(), ocr)
+    clients = sampler.clients()
+    with sampler.pool() as pool:
+        while not sampler.done():
+            sampler.run_batch(pool, clients)
+            _progress(sampler, analysis)
+    results, outcome = evaluate(analysis, sampler.state, sampler.strata, analysis.max_samples)
+    report = _report(analysis, sampler, results, outcome)
+    _print_table(report)
+    if args.json_out:
+        _write_json(report, args.json_out)
+    return EXIT[outcome]
+
+
+def _progress(sampler: Sampler, analysis: Analysis) -> None:
+    state = sampler.state
+    _, outcome = evaluate(analysis, state, sampler.strata, analysis.max_samples)
+    line = (
+        f"pairs {state.samples}/{analysis.max_samples}  errors baseline {state.baseline_errors}"
+        f" canary {state.canary_errors}  judge: {outcome.value}"
+    )
+    # On a terminal the line redraws in place; in CI logs each batch gets its own line.
+    print(
+        f"\r{line}   " if sys.stderr.isatty() else line,
+        end="" if sys.stderr.isatty() else "\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _report(
+    analysis: Analysis, sampler: Sampler, results: list[GateResult], outcome: Outcome
+) -> dict[str, Any]:
+    state = sampler.state
+    return {
+        "outcome": outcome.value,
+        "samples": state.samples,
+        "gates": [{**asdict(r), "verdict": r.verdict.value} for r in results],
+        "snapshot": snapshot(state, float(analysis.alpha)).model_dump(by_alias=True),
+        "evidence": sampler.evidence_dir,
+    }
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    print(file=sys.stderr)
+    header = f"{'GATE/STRATUM':<28} {'VERDICT':<13} {'PAIRS':>6} {'BASELINE':>9} {'CANARY':>8}"
+    print(f"{header} {'EFFECT':>8}  BOUNDS")
+    for gate in report["gates"]:
+        print(
+            f"{gate['gate']:<28} {gate['verdict']:<13} {gate['samples']:>6} "
+            f"{gate['baseline']:>9.3f} {gate['canary']:>8.3f} {gate['effect']:>+8.3f}  "
+            f"[{gate['lower']:+.3f}, {gate['upper']:+.3f}]"
+        )
+    snap = report["snapshot"]
+    for arm in ("baseline", "canary"):
+        values = snap[arm]
+        print(
+            f"{arm:<9} typography {values['typographyAccuracy']}  "
+            f"latency {values['latencySeconds']}s  cost/image {values['costPerImage']}  "
+            f"errors {values['errors']}"
+        )
+    print(f"outcome: {report['outcome']} after {report['samples']} pairs")
+
+
+def _write_json(report: dict[str, Any], target: str) -> None:
+    text = json.dumps(report, indent=2)
+    if target == "-":
+        print(text)
+    else:
+        Path(target).write_text(text)

@@ -1,0 +1,103 @@
+"""`imagerollout run | crd | ctl`: the operator, the CRD generator and on-call controls."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+CONTROLS: dict[str, dict[str, Any]] = {
+    "promote": {"promoteStep": True, "pauseConditions": None},
+    "promote-full": {"promoteFull": True, "pauseConditions": None},
+    "abort": {"abort": True},
+    "retry": {"abort": False},
+    "pause": {"pauseConditions": [{"reason": "ManualPause", "startTime": None}]},
+    "resume": {"pauseConditions": None},
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="imagerollout")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the operator")
+    run.add_argument("--namespace", action="append", help="watch only these namespaces")
+    run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz")
+    run.add_argument(
+        "--metrics-address",
+        default="0.0.0.0:9102",
+        help="HOST:PORT for Prometheus /metrics; empty disables it",
+    )
+    crd = commands.add_parser("crd", help="print or write the generated CRD")
+    crd.add_argument("--output", type=Path)
+    ctl = commands.add_parser("ctl", help="pause, resume, promote, abort or retry a rollout")
+    ctl.add_argument("action", choices=sorted(CONTROLS))
+    ctl.add_argument("name")
+    ctl.add_argument("-n", "--namespace", default="default")
+    judge = commands.add_parser("judge", help="judge a canary endpoint against a baseline")
+    from imagerollout.cli.judge import add_arguments
+
+    add_arguments(judge)
+    args = parser.parse_args(argv)
+    if args.command == "judge":
+        from imagerollout.cli.judge import run as run_judge
+
+        return run_judge(args)
+    if args.command == "crd":
+        return _crd(args.output)
+    if args.command == "ctl":
+        return _ctl(args.action, args.name, args.namespace)
+    return _run(args.namespace, args.liveness, args.metrics_address)
+
+
+def _crd(output: Path | None) -> int:
+    from imagerollout.api.crd import crd_yaml
+
+    text = crd_yaml()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+    return 0
+
+
+def _ctl(action: str, name: str, namespace: str) -> int:
+    from imagerollout.controller.reconciler import utc_now
+    from imagerollout.core.durations import format_time
+    from imagerollout.kube.client import Kube, load_config
+
+    load_config()
+    patch: dict[str, Any] = dict(CONTROLS[action])
+    if action == "pause":
+        patch["pauseConditions"] = [{"reason": "ManualPause", "startTime": format_time(utc_now())}]
+    Kube().patch_rollout_status(namespace, name, patch)
+    print(f"imagemodelrollout {namespace}/{name}: {action} requested")
+    return 0
+
+
+def _run(namespaces: list[str] | None, liveness: str, metrics_address: str) -> int:
+    import kopf
+    from prometheus_client import start_http_server
+
+    import imagerollout.controller.handlers  # noqa: F401  (registers the handlers)
+
+    if metrics_address:
+        host, _, port = metrics_address.rpartition(":")
+        try:
+            start_http_server(int(port), addr=host or "0.0.0.0")
+        except OSError as error:  # rollouts matter more than their dashboard
+            logging.getLogger("imagerollout").error("no /metrics on %s: %s", metrics_address, error)
+
+    kopf.configure(verbose=False)
+    kopf.run(
+        standalone=True,
+        clusterwide=not namespaces,
+        namespaces=namespaces or (),
+        liveness_endpoint=liveness,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

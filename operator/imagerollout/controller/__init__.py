@@ -1,0 +1,1 @@
+"""The operator runtime: kopf handlers, the reconcile loop, observation and the sampler."""

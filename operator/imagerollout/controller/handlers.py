@@ -1,0 +1,97 @@
+"""Thin kopf handlers: watch events keep the set of rollouts; one loop reconciles each of them.
+
+A kopf timer would put a finalizer on every rollout, and a rollout could then not be deleted
+while the operator is down. Watch events need no finalizer, so the loop is ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+import kopf
+
+from imagerollout import GROUP, PLURAL, VERSION
+from imagerollout.controller.reconciler import reconcile
+from imagerollout.controller.sampler.registry import SamplerRegistry
+from imagerollout.controller.sampler.scoring import LazyOcrPool
+from imagerollout.kube.client import Kube, load_config
+from imagerollout.telemetry import OperatorMetrics
+
+INTERVAL = float(os.environ.get("IMAGEROLLOUT_INTERVAL_SECONDS", "2"))
+OCR_WORKERS = int(os.environ.get("IMAGEROLLOUT_OCR_WORKERS", "2"))
+log = logging.getLogger("imagerollout")
+
+
+class ReconcileLoop:
+    """Every INTERVAL, one reconcile pass per known rollout; a failing pass is retried next tick."""
+
+    def __init__(self, kube: Kube, samplers: SamplerRegistry, metrics: OperatorMetrics) -> None:
+        self.kube, self.samplers, self.metrics = kube, samplers, metrics
+        self.rollouts: set[tuple[str, str]] = set()
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="reconcile", daemon=True)
+
+    def track(self, namespace: str, name: str, deleted: bool) -> None:
+        with self.lock:
+            (self.rollouts.discard if deleted else self.rollouts.add)((namespace, name))
+        if deleted:
+            self.metrics.forget(namespace, name)
+
+    def run(self) -> None:
+        while not self.stopped.wait(INTERVAL):
+            with self.lock:
+                keys = sorted(self.rollouts)
+            for namespace, name in keys:
+                self.reconcile_one(namespace, name)
+
+    def reconcile_one(self, namespace: str, name: str) -> None:
+        try:
+            with self.metrics.reconcile_seconds.time():
+                decision = reconcile(
+                    self.kube, namespace, name, samplers=self.samplers, metrics=self.metrics
+                )
+        except Exception:  # one broken rollout must not stop the others
+            log.exception("%s/%s: reconcile failed; retrying in %ss", namespace, name, INTERVAL)
+            return
+        if decision is None:
+            return
+        self.metrics.record(namespace, name, decision.status)
+        for event in decision.events:
+            log.info("%s/%s %s: %s", namespace, name, event.reason, event.message)
+
+
+_loop: ReconcileLoop | None = None
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    global _loop
+    # kopf's bookkeeping goes to annotations, never into our status.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    settings.watching.server_timeout = 120
+    load_config()
+    samplers = SamplerRegistry(LazyOcrPool(workers=OCR_WORKERS))
+    _loop = ReconcileLoop(Kube(), samplers, OperatorMetrics())
+    _loop.thread.start()
+
+
+@kopf.on.cleanup()
+def stop(**_: Any) -> None:
+    if _loop is not None:
+        _loop.stopped.set()
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def track_rollout(type: str | None, namespace: str | None, name: str, **_: Any) -> None:
+    assert _loop is not None, "startup handler did not run"
+    assert namespace is not None, "ImageModelRollout is namespaced"
+    _loop.track(namespace, name, deleted=type == "DELETED")

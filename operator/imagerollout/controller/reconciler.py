@@ -1,0 +1,224 @@
+"""One reconcile: read the rollout, observe, decide, apply the actions, write status, post events.
+
+Actions run before the status write; if the write loses a resourceVersion race the whole
+pass is redone from fresh reads (every action is idempotent), so no update is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from imagerollout.api.v1alpha1 import Analysis, Phase, RolloutSpec, RolloutStatus
+from imagerollout.controller.metric_reader import read_metrics
+from imagerollout.controller.observe import deployment_view
+from imagerollout.controller.sampler.registry import Arms, SamplerRegistry, resolve_arms
+from imagerollout.core.observations import AnalysisObservation, Observations
+from imagerollout.core.quality.analysis import AnalysisState
+from imagerollout.core.rollout.actions import (
+    Action,
+    Decision,
+    EnsurePrimary,
+    EnsureServices,
+    ScaleCanary,
+    SetWeight,
+)
+from imagerollout.core.rollout.decide import decide
+from imagerollout.kube import objects
+from imagerollout.kube.client import ConflictError, Kube
+from imagerollout.providers.traffic.gateway_api import GatewayAPIRouter
+from imagerollout.providers.traffic.router import TrafficRouter
+from imagerollout.quality.suite import Suite, default_suite, load_suite
+from imagerollout.telemetry import OperatorMetrics
+
+Object = dict[str, Any]
+log = logging.getLogger(__name__)
+STATUS_RETRIES = 5
+SAMPLING_PHASES = (Phase.PROGRESSING, Phase.PAUSED)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def router_for(kube: Kube, spec: RolloutSpec, namespace: str, name: str) -> TrafficRouter:
+    gateway = spec.traffic_routing.gateway_api
+    if gateway is not None:
+        return GatewayAPIRouter(
+            kube,
+            namespace,
+            gateway.http_route.name,
+            objects.primary_name(name),
+            objects.canary_name(name),
+        )
+    raise ValueError("no traffic provider configured")
+
+
+def reconcile(
+    kube: Kube,
+    namespace: str,
+    name: str,
+    now: Callable[[], datetime] = utc_now,
+    samplers: SamplerRegistry | None = None,
+    metrics: OperatorMetrics | None = None,
+) -> Decision | None:
+    key = f"{namespace}/{name}"
+    for _ in range(STATUS_RETRIES):
+        rollout = kube.get_rollout(namespace, name)
+        if rollout is None:
+            if samplers is not None:
+                samplers.stop(key)
+            return None
+        spec = RolloutSpec.model_validate(rollout["spec"])
+        status = RolloutStatus.model_validate(rollout.get("status") or {})
+        router = router_for(kube, spec, namespace, name)
+        observations = observe(kube, spec, namespace, name, router)
+        if samplers is not None:
+            analysis = observe_analysis(kube, samplers, spec, status, observations, key)
+            observations = replace(observations, analysis=analysis)
+        moment = now()
+        reading = read_metrics(kube, spec, status, namespace, name, moment)
+        observations = replace(observations, metrics=reading)
+        started = time.perf_counter()
+        decision = decide(spec, status, observations, moment, rollout["metadata"].get("generation"))
+        if metrics is not None:
+            metrics.decision_seconds.observe(time.perf_counter() - started)
+        for action in decision.actions:
+            apply(kube, router, rollout, spec, observations, action)
+        if decision.status != status:
+            try:
+                kube.write_rollout_status(
+                    namespace, name, rollout["metadata"]["resourceVersion"], _dump(decision)
+                )
+            except ConflictError:
+                log.info("status of %s/%s changed meanwhile; deciding again", namespace, name)
+                continue
+        for event in decision.events:
+            kube.emit_event(rollout, event.reason, event.message, event.warning)
+        if samplers is not None and decision.status.phase not in SAMPLING_PHASES:
+            samplers.stop(key)
+        return decision
+    raise ConflictError(409, f"status of {namespace}/{name} kept changing; will retry")
+
+
+def observe_analysis(
+    kube: Kube,
+    samplers: SamplerRegistry,
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    observations: Observations,
+    key: str,
+) -> AnalysisObservation | None:
+    """Start or read the sampler while a canary is being judged."""
+    target, analysis = observations.target, spec.analysis
+    stable = status.stable.revision if status.stable else None
+    idle = status.abort or status.phase == Phase.DEGRADED  # a retry starts afresh
+    if analysis is None or target is None or target.revision == stable or idle:
+        samplers.stop(key)
+        return None
+    namespace, name = key.split("/")
+    try:
+        suite = _suite(kube, namespace, analysis)
+        port = spec.service.port
+        arms = resolve_arms(
+            analysis,
+            Arms(
+                f"http://{objects.primary_name(name)}.{namespace}.svc:{port}",
+                f"http://{objects.canary_name(name)}.{namespace}.svc:{port}",
+            ),
+        )
+    except ValueError as error:
+        return AnalysisObservation(state=AnalysisState(), strata=(), error=str(error))
+    attempt = f"{target.revision}@{status.rollout_started_at or 'new'}"
+    return samplers.observe(key, attempt, analysis, suite, arms, status)
+
+
+def _suite(kube: Kube, namespace: str, analysis: Analysis) -> Suite:
+    ref = analysis.suite.config_map_ref
+    if ref is None:
+        return default_suite()
+    config_map = kube.get_object("v1", "configmaps", namespace, ref.name)
+    if config_map is None:
+        raise ValueError(f"suite ConfigMap {ref.name} not found")
+    text = (config_map.get("data") or {}).get(ref.key)
+    if text is None:
+        raise ValueError(f"suite ConfigMap {ref.name} has no key {ref.key}")
+    return load_suite(text)
+
+
+def _dump(decision: Decision) -> Object:
+    dumped: Object = decision.status.model_dump(by_alias=True, mode="json")
+    return dumped
+
+
+def observe(
+    kube: Kube, spec: RolloutSpec, namespace: str, name: str, router: TrafficRouter
+) -> Observations:
+    services = (objects.primary_name(name), objects.canary_name(name))
+    primary = kube.get_object("apps/v1", "deployments", namespace, objects.primary_name(name))
+    return Observations(
+        target=deployment_view(
+            kube.get_object("apps/v1", "deployments", namespace, spec.target_ref.name)
+        ),
+        primary=deployment_view(primary, primary=True),
+        services_ready=all(kube.get_object("v1", "services", namespace, s) for s in services),
+        route=router.observe(),
+    )
+
+
+def apply(
+    kube: Kube,
+    router: TrafficRouter,
+    rollout: Object,
+    spec: RolloutSpec,
+    observations: Observations,
+    action: Action,
+) -> None:
+    namespace = rollout["metadata"]["namespace"]
+    match action:
+        case SetWeight(canary_weight=weight):
+            router.set_weight(weight)
+        case ScaleCanary(replicas=replicas):
+            kube.scale_deployment(namespace, spec.target_ref.name, replicas)
+        case EnsurePrimary():
+            assert observations.target is not None
+            _ensure_primary(kube, rollout, action, observations.target.selector)
+        case EnsureServices():
+            _ensure_services(kube, rollout, spec, action)
+
+
+def _ensure_primary(kube: Kube, rollout: Object, action: EnsurePrimary, selector: Any) -> None:
+    body = objects.primary_deployment(
+        rollout, action.template, selector, action.revision, action.replicas
+    )
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    if kube.get_object("apps/v1", "deployments", namespace, name) is None:
+        kube.create_object("apps/v1", "deployments", namespace, body)
+        return
+
+    def mutate(obj: Object) -> bool:
+        obj["metadata"].setdefault("annotations", {}).update(body["metadata"]["annotations"])
+        obj["spec"]["template"] = body["spec"]["template"]
+        return True
+
+    kube.update_object("apps/v1", "deployments", namespace, name, mutate)
+
+
+def _ensure_services(
+    kube: Kube, rollout: Object, spec: RolloutSpec, action: EnsureServices
+) -> None:
+    namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
+    port = spec.service.port
+    target_port = spec.service.target_port or port
+    wanted = {
+        objects.primary_name(name): action.primary_selector,
+        objects.canary_name(name): action.canary_selector,
+    }
+    for service_name, selector in wanted.items():
+        if kube.get_object("v1", "services", namespace, service_name) is None:
+            body = objects.service(rollout, service_name, selector, port, target_port)
+            kube.create_object("v1", "services", namespace, body)

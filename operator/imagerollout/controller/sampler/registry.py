@@ -1,0 +1,107 @@
+"""The samplers of this operator process, one per rollout and canary revision."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from imagerollout.api.v1alpha1 import Analysis, RolloutStatus
+from imagerollout.controller.sampler.runner import Sampler, SamplerConfig
+from imagerollout.controller.sampler.scoring import TextScorer
+from imagerollout.core.observations import AnalysisObservation
+from imagerollout.core.quality.analysis import AnalysisState
+from imagerollout.quality.endpoint import check_allowed
+from imagerollout.quality.evidence import EvidenceStore
+from imagerollout.quality.suite import Suite
+
+ALLOWLIST_ENV = "IMAGEROLLOUT_ENDPOINT_ALLOWLIST"
+
+
+def endpoint_allowlist() -> list[str]:
+    """Explicit endpoint URLs must match one of these fnmatch patterns (operator config)."""
+    return [p.strip() for p in os.environ.get(ALLOWLIST_ENV, "").split(",") if p.strip()]
+
+
+@dataclass(frozen=True)
+class Arms:
+    baseline_url: str
+    canary_url: str
+
+
+def resolve_arms(analysis: Analysis, default: Arms) -> Arms:
+    """Default to the in-cluster Services; explicit URLs only from the allowlist."""
+    explicit = analysis.endpoints
+    allowlist = endpoint_allowlist()
+    urls = []
+    for chosen, fallback in (
+        (explicit.baseline, default.baseline_url),
+        (explicit.canary, default.canary_url),
+    ):
+        if chosen is None:
+            urls.append(fallback)
+            continue
+        check_allowed(chosen.url, allowlist)
+        urls.append(chosen.url)
+    return Arms(urls[0], urls[1])
+
+
+class SamplerRegistry:
+    def __init__(self, ocr: TextScorer) -> None:
+        self._ocr = ocr
+        self._samplers: dict[str, Sampler] = {}
+        self._lock = threading.Lock()
+
+    def observe(
+        self,
+        rollout: str,
+        attempt: str,
+        analysis: Analysis,
+        suite: Suite,
+        arms: Arms,
+        status: RolloutStatus,
+    ) -> AnalysisObservation:
+        key = f"{rollout}/{attempt}"
+        with self._lock:
+            sampler = self._samplers.get(rollout)
+            if sampler is None or sampler.config.key != key:
+                if sampler is not None:
+                    sampler.stop()
+                sampler = self._start(key, analysis, suite, arms, _resume(status, attempt))
+                self._samplers[rollout] = sampler
+        limit = analysis.max_samples * (2 if status.analysis and status.analysis.extended else 1)
+        sampler.set_max_samples(limit)
+        return AnalysisObservation(
+            state=sampler.state,
+            strata=sampler.strata,
+            evidence=sampler.evidence_dir,
+        )
+
+    def _start(
+        self, key: str, analysis: Analysis, suite: Suite, arms: Arms, state: AnalysisState
+    ) -> Sampler:
+        store = EvidenceStore(Path(analysis.evidence.path), analysis.evidence.retain_rollouts)
+        config = SamplerConfig(key, analysis, suite, arms.baseline_url, arms.canary_url, store)
+        sampler = Sampler(config, state, self._ocr)
+        sampler.start()
+        return sampler
+
+    def stop(self, rollout: str) -> None:
+        with self._lock:
+            sampler = self._samplers.pop(rollout, None)
+        if sampler is not None:
+            sampler.stop()
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return sorted(self._samplers)
+
+
+def _resume(status: RolloutStatus, attempt: str) -> AnalysisState:
+    """A restart picks up the statistics in status, for the same rollout attempt only."""
+    if status.canary is None or status.analysis is None:
+        return AnalysisState()
+    if attempt != f"{status.canary.revision}@{status.rollout_started_at}":
+        return AnalysisState()
+    return AnalysisState.from_json(status.analysis.state)

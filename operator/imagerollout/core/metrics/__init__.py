@@ -1,0 +1,1 @@
+"""Prometheus gates: PromQL templates, windows and their verdicts."""

@@ -1,0 +1,1 @@
+"""Quality gates: the sampled suite judged pair by pair."""

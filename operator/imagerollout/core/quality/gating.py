@@ -1,0 +1,202 @@
+"""The quality gates inside the state machine: judge the sampler's statistics each pass.
+
+Stage 0 probes the canary at 0% traffic; every step then needs its minimum of new pairs, and
+the last step completes only when every gate has passed. The first Fail rolls back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imagerollout.api.v1alpha1 import (
+    AnalysisStatus,
+    ArmSnapshot,
+    GateStatus,
+    InconclusivePolicy,
+    Metric,
+    PauseCondition,
+    RolloutSpec,
+    Snapshot,
+)
+from imagerollout.core import reasons as R
+from imagerollout.core.judge import (
+    BinaryStats,
+    ContinuousStats,
+    GateResult,
+    Outcome,
+    Verdict,
+    binary_gate,
+    continuous_gate,
+)
+from imagerollout.core.observations import Observations
+from imagerollout.core.quality.analysis import (
+    SNAPSHOT_COST,
+    SNAPSHOT_LATENCY,
+    SNAPSHOT_TEXT,
+    AnalysisState,
+    evaluate,
+)
+from imagerollout.core.quality.gates import METRICS
+from imagerollout.core.rollout.draft import Draft
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    outcome: Outcome
+    why: str
+
+
+def judge_pass(spec: RolloutSpec, d: Draft, obs: Observations) -> GateVerdict | None:
+    """Judge the statistics, record them in status and post an event per new verdict."""
+    analysis, seen = spec.analysis, obs.analysis
+    if analysis is None or seen is None:
+        return None
+    before = d.status.analysis or AnalysisStatus()
+    limit = analysis.max_samples * (2 if before.extended else 1)
+    results, outcome = evaluate(analysis, seen.state, seen.strata, limit)
+    _announce(d, before, results)
+    d.set(
+        analysis=before.model_copy(
+            update={
+                "outcome": outcome.value,
+                "samples": seen.state.samples,
+                "max_samples": limit,
+                "gates": [_gate_status(r) for r in _worst_first(results)],
+                "snapshot": snapshot(seen.state, float(analysis.alpha)),
+                "evidence": seen.evidence,
+                "state": seen.state.to_json(),
+            }
+        )
+    )
+    failing = next((_told(r) for r in results if r.verdict == Verdict.FAIL), "")
+    return GateVerdict(outcome, failing or _summary(results, seen.state.samples))
+
+
+def stage0_message(spec: RolloutSpec, d: Draft) -> str | None:
+    """While stage 0 runs: what it is doing; None once it has its pairs."""
+    analysis, status = spec.analysis, d.status
+    if analysis is None or status.current_step_index or status.canary_weight:
+        return None
+    samples = status.analysis.samples if status.analysis else 0
+    if samples >= analysis.stage0.samples:
+        return None
+    return f"stage 0: {samples}/{analysis.stage0.samples} pairs at 0% traffic"
+
+
+def step_allows_completion(spec: RolloutSpec, d: Draft, verdict: GateVerdict | None) -> bool:
+    analysis, status = spec.analysis, d.status.analysis
+    if analysis is None:
+        return True
+    if verdict is None or status is None:
+        return False  # gates configured but not judged this pass: never advance blind
+    if status.samples - status.step_start_samples < analysis.min_samples:
+        return False
+    last = (d.status.current_step_index or 0) == len(spec.steps) - 1
+    accepted = status.inconclusive_paused and not d.status.pause_conditions
+    return not last or verdict.outcome == Outcome.PROMOTE or accepted
+
+
+def mark_step_start(d: Draft) -> None:
+    status = d.status.analysis
+    if status is not None:
+        d.set(analysis=status.model_copy(update={"step_start_samples": status.samples}))
+
+
+def handle_inconclusive(spec: RolloutSpec, d: Draft, verdict: GateVerdict) -> bool:
+    """Apply spec.analysis.inconclusive; True when the rollout must abort."""
+    analysis, status = spec.analysis, d.status.analysis
+    assert analysis is not None
+    assert status is not None
+    policy = analysis.inconclusive
+    if policy == InconclusivePolicy.ABORT:
+        return True
+    if policy == InconclusivePolicy.EXTEND and not status.extended:
+        d.set(analysis=status.model_copy(update={"extended": True}))
+        d.event(R.ANALYSIS_EXTENDED, f"{verdict.why}; sampling up to {2 * analysis.max_samples}")
+        return False
+    if not status.inconclusive_paused:
+        pause = PauseCondition(reason=R.INCONCLUSIVE_ANALYSIS, start_time=d.stamp)
+        d.set(pause_conditions=[*d.status.pause_conditions, pause])
+        d.set(analysis=status.model_copy(update={"inconclusive_paused": True}))
+        d.event(R.ANALYSIS_INCONCLUSIVE, f"{verdict.why}; paused: promote or abort", warning=True)
+    return False
+
+
+def _announce(d: Draft, before: AnalysisStatus, results: list[GateResult]) -> None:
+    previous = {g.gate: g.verdict for g in before.gates}
+    for result in results:
+        if result.verdict != Verdict.INCONCLUSIVE and previous.get(result.gate) != result.verdict:
+            reason = R.GATE_PASSED if result.verdict == Verdict.PASS else R.GATE_FAILED
+            d.event(reason, _told(result), warning=result.verdict == Verdict.FAIL)
+
+
+def _told(result: GateResult) -> str:
+    return f"{result.gate}: {result.reason}"
+
+
+def _worst_first(results: list[GateResult]) -> list[GateResult]:
+    order = {Verdict.FAIL: 0, Verdict.INCONCLUSIVE: 1, Verdict.PASS: 2}
+    return sorted(results, key=lambda r: (order[r.verdict], r.gate))
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _gate_status(result: GateResult) -> GateStatus:
+    return GateStatus(
+        gate=result.gate,
+        verdict=result.verdict.value,
+        samples=result.samples,
+        baseline=_num(result.baseline),
+        canary=_num(result.canary),
+        effect=_num(result.effect),
+        lower=_num(result.lower),
+        upper=_num(result.upper),
+    )
+
+
+def snapshot(state: AnalysisState, alpha: float) -> Snapshot:
+    text = state.binary.get(SNAPSHOT_TEXT)
+    latency = state.continuous.get(SNAPSHOT_LATENCY)
+    cost = state.continuous.get(SNAPSHOT_COST)
+
+    def arm(canary: bool, errors: int) -> ArmSnapshot:
+        return ArmSnapshot(
+            typography_accuracy=_num(_rate(text, canary)) if text and text.n else None,
+            latency_seconds=_mean(latency, canary),
+            cost_per_image=_mean(cost, canary),
+            errors=errors,
+        )
+
+    snapshot = Snapshot(
+        baseline=arm(False, state.baseline_errors), canary=arm(True, state.canary_errors)
+    )
+    if text and text.n:
+        bounds = binary_gate(SNAPSHOT_TEXT, text, 0.0, alpha, 1)
+        snapshot = snapshot.model_copy(
+            update={"typography_effect_bounds": f"[{_num(bounds.lower)}, {_num(bounds.upper)}]"}
+        )
+    if latency and latency.n:
+        spec = METRICS[Metric.LATENCY]
+        bounds = continuous_gate(SNAPSHOT_LATENCY, latency, 0.0, alpha, 1, False, spec.scale)
+        snapshot = snapshot.model_copy(
+            update={"latency_effect_bounds": f"[{_num(bounds.lower)}, {_num(bounds.upper)}]"}
+        )
+    return snapshot
+
+
+def _mean(stats: ContinuousStats | None, canary: bool) -> str | None:
+    if stats is None or not stats.n:
+        return None
+    return _num(stats.mean_c if canary else stats.mean_b)
+
+
+def _rate(stats: BinaryStats, canary: bool) -> float:
+    passed = stats.both + (stats.canary_only if canary else stats.baseline_only)
+    return passed / stats.n
+
+
+def _summary(results: list[GateResult], samples: int) -> str:
+    passed = sum(r.verdict == Verdict.PASS for r in results)
+    return f"{passed}/{len(results)} gates passed after {samples} pairs"

@@ -1,0 +1,1 @@
+"""The rollout state machine: steps, decisions, actions and conditions."""

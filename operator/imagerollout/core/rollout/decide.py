@@ -1,0 +1,288 @@
+"""The rollout state machine: decide(spec, status, observations, now) -> Decision.
+
+Level-based: every call compares what should be with what was observed and asks only
+for the difference, so a restart at any point neither skips nor repeats a weight change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from imagerollout.api.v1alpha1 import Phase, Revision, RolloutSpec, RolloutStatus
+from imagerollout.core import reasons as R
+from imagerollout.core.durations import parse_duration, seconds_between
+from imagerollout.core.judge import Outcome
+from imagerollout.core.metrics.gating import MetricsVerdict, judge_metrics
+from imagerollout.core.observations import DeploymentView, Observations
+from imagerollout.core.quality.gating import (
+    GateVerdict,
+    handle_inconclusive,
+    judge_pass,
+    mark_step_start,
+    stage0_message,
+    step_allows_completion,
+)
+from imagerollout.core.rollout.actions import Decision, EnsurePrimary, EnsureServices, ScaleCanary
+from imagerollout.core.rollout.draft import Draft
+from imagerollout.core.rollout.revision import primary_selector
+from imagerollout.core.rollout.steps import advance_if_done, set_weight
+
+ROLLING = (Phase.PROGRESSING, Phase.PAUSED, Phase.PROMOTING)
+
+
+def decide(
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    obs: Observations,
+    now: datetime,
+    generation: int | None = None,
+) -> Decision:
+    d = Draft(status, now, generation)
+    target = obs.target
+    if target is None:
+        message = f"Deployment {spec.target_ref.name} not found"
+        if obs.route.error is None:  # nothing serves the canary arm: keep traffic off it
+            set_weight(d, obs, 0, "target missing")
+        d.condition(R.INVALID_SPEC, True, R.TARGET_NOT_FOUND, message)
+        return d.phase(Phase.DEGRADED, message)
+    d.condition(R.INVALID_SPEC, False, R.SPEC_VALID)
+    if not obs.services_ready:
+        d.act(EnsureServices(primary_selector(target.selector), dict(target.selector)))
+    if (
+        status.stable is not None
+        and obs.primary is None
+        and target.revision != status.stable.revision
+    ):
+        # Re-creating the primary from the target would promote an untested canary.
+        message = f"primary Deployment missing; stable revision {status.stable.revision} is lost"
+        d.condition(R.AVAILABLE, False, R.PRIMARY_UNAVAILABLE, message)
+        return d.phase(Phase.DEGRADED, message)
+    if status.stable is None or obs.primary is None:
+        return _initialize(d, target, obs.primary)
+    if obs.route.error is not None:
+        return _routing_error(spec, d, obs.route.error)
+    if target.revision == status.stable.revision:
+        return _steady(d, target, obs)
+    if status.canary is None or status.canary.revision != target.revision:
+        _start(spec, d, target)
+        if d.before.phase in ROLLING:  # the old canary's traffic must not reach the new one
+            set_weight(d, obs, 0, "restarted")
+    elif status.abort:
+        return _abort(d, target, obs, R.ROLLOUT_ABORTED, "aborted on request")
+    elif status.phase == Phase.DEGRADED:
+        _start(spec, d, target, retry=True)
+    promoting = obs.primary.revision == target.revision  # only _promote does that
+    if promoting or d.status.promote_full or d.status.current_step_index == len(spec.steps):
+        return _promote(spec, d, target, obs.primary, obs)
+    if obs.analysis is not None and obs.analysis.error is not None:
+        return _analysis_error(d, obs.analysis.error)
+    verdict = judge_pass(spec, d, obs)
+    if verdict is not None and verdict.outcome == Outcome.ROLLBACK:
+        return _abort(d, target, obs, R.ANALYSIS_FAILED, verdict.why)
+    inconclusive = verdict is not None and verdict.outcome == Outcome.INCONCLUSIVE
+    if inconclusive and verdict and handle_inconclusive(spec, d, verdict):
+        return _abort(d, target, obs, R.ANALYSIS_INCONCLUSIVE, verdict.why)
+    metrics = judge_metrics(spec, d, obs.metrics)
+    if metrics.failed is not None:
+        return _abort(d, target, obs, R.METRICS_FAILED, metrics.failed)
+    if metrics.abort is not None:
+        return _abort(d, target, obs, R.METRICS_INCONCLUSIVE, metrics.abort)
+    return _progress(spec, d, target, obs.primary, obs, verdict, metrics)
+
+
+def _initialize(d: Draft, target: DeploymentView, primary: DeploymentView | None) -> Decision:
+    stable = d.status.stable or Revision(revision=target.revision, model=target.model)
+    if d.before.stable is None:
+        d.set(stable=stable)
+        d.event(R.INITIALIZING, f"creating primary at {stable.revision} ({stable.model})")
+    if primary is None:
+        d.act(EnsurePrimary(target.template, stable.revision, max(target.replicas, 1)))
+    d.condition(R.AVAILABLE, False, R.INITIALIZING, "waiting for the primary Deployment")
+    return d.phase(Phase.INITIALIZING, "creating the primary Deployment and Services")
+
+
+def _steady(d: Draft, target: DeploymentView, obs: Observations) -> Decision:
+    """No rollout: the target matches the stable revision."""
+    assert obs.primary is not None
+    if not obs.primary.ready:
+        d.condition(R.AVAILABLE, False, R.PRIMARY_UNAVAILABLE, "primary pods are not ready")
+        phase = d.before.phase if d.before.phase in (Phase.SUCCEEDED, Phase.INITIALIZED) else None
+        return d.phase(phase or Phase.INITIALIZING, "waiting for primary pods")
+    set_weight(d, obs, 0, "")
+    if d.canary_replicas(target.replicas) != 0:
+        d.act(ScaleCanary(0))
+    d.condition(R.AVAILABLE, True, R.PRIMARY_AVAILABLE, "primary serves all traffic")
+    d.set(canary=None, current_step_index=None, step_started_at=None, blocked_since=None)
+    d.set(abort=False, promote_full=False, promote_step=False, pause_conditions=[])
+    before = d.before.phase
+    if before in ROLLING or before == Phase.DEGRADED:
+        d.event(R.ROLLOUT_CANCELLED, "target is back at the stable revision; primary 100%")
+        d.condition(R.PROGRESSING, False, R.ROLLOUT_CANCELLED, "target reverted to stable")
+    elif before in (None, Phase.INITIALIZING):
+        d.event(R.INITIALIZED, f"primary serves {target.model} at 100%")
+    if before == Phase.SUCCEEDED:
+        return d.phase(Phase.SUCCEEDED, d.before.message)
+    return d.phase(Phase.INITIALIZED, f"stable {target.model}; no rollout in progress")
+
+
+def _start(spec: RolloutSpec, d: Draft, target: DeploymentView, retry: bool = False) -> None:
+    canary = Revision(revision=target.revision, model=target.model)
+    restarted = d.before.phase in ROLLING and not retry
+    d.set(
+        canary=canary,
+        current_step_index=0,
+        step_started_at=None,
+        blocked_since=None,
+        rollout_started_at=d.stamp,
+        controller_pause=False,
+        abort=False,
+        promote_full=False,
+        promote_step=False,
+        pause_conditions=[],
+        phase=Phase.PROGRESSING,
+        analysis=None,
+        metrics=None,
+    )
+    stable = d.before.stable
+    assert stable is not None
+    reason = R.ROLLOUT_RETRIED if retry else R.ROLLOUT_RESTARTED if restarted else R.ROLLOUT_STARTED
+    d.event(
+        reason,
+        f"canary {canary.model} (revision {canary.revision}) against stable {stable.model} "
+        f"(revision {stable.revision}); {len(spec.steps)} steps",
+    )
+    d.condition(R.PROGRESSING, True, reason, f"rolling out revision {canary.revision}")
+    d.condition(R.PROMOTED, False, reason, "canary not promoted yet")
+
+
+def _abort(d: Draft, target: DeploymentView, obs: Observations, reason: str, why: str) -> Decision:
+    set_weight(d, obs, 0, "")
+    if d.canary_replicas(target.replicas) != 0:
+        d.act(ScaleCanary(0))
+    if d.before.phase != Phase.DEGRADED:
+        step = d.status.current_step_index
+        d.event(reason, f"{why} at step {(step or 0) + 1}; canary 0%, primary 100%", warning=True)
+        d.condition(R.PROGRESSING, False, reason, why)
+    d.set(abort=True, blocked_since=None, promote_full=False, promote_step=False)
+    d.set(pause_conditions=[], controller_pause=False)
+    return d.phase(Phase.DEGRADED, f"rolled back: {why}; primary 100%")
+
+
+def _blocked(
+    spec: RolloutSpec, d: Draft, target: DeploymentView, obs: Observations, why: str
+) -> Decision | None:
+    """Record a wait on pods or routing; abort once it outlasts spec.progressDeadline."""
+    since = d.status.blocked_since or d.stamp
+    d.set(blocked_since=since)
+    limit = parse_duration(spec.progress_deadline).total_seconds()
+    if seconds_between(since, d.now) > limit:
+        why = f"{why} for more than {spec.progress_deadline}"
+        return _abort(d, target, obs, R.PROGRESS_DEADLINE_EXCEEDED, why)
+    return None
+
+
+def _routing_error(spec: RolloutSpec, d: Draft, error: str) -> Decision:
+    d.condition(R.INVALID_SPEC, True, R.TRAFFIC_ROUTING_ERROR, error)
+    return d.phase(d.before.phase or Phase.INITIALIZING, f"traffic routing: {error}")
+
+
+def _analysis_error(d: Draft, error: str) -> Decision:
+    d.condition(R.INVALID_SPEC, True, R.ANALYSIS_ERROR, error)
+    return d.phase(d.before.phase or Phase.PROGRESSING, f"analysis: {error}")
+
+
+def _progress(
+    spec: RolloutSpec,
+    d: Draft,
+    target: DeploymentView,
+    primary: DeploymentView,
+    obs: Observations,
+    verdict: GateVerdict | None = None,
+    metrics: MetricsVerdict | None = None,
+) -> Decision:
+    index = d.status.current_step_index or 0
+    metrics = metrics or MetricsVerdict()
+    weight = spec.steps[index].weight
+    if target.replicas != primary.replicas:
+        d.act(ScaleCanary(primary.replicas))
+    if not target.ready or target.replicas != primary.replicas:
+        aborted = _blocked(spec, d, target, obs, "canary pods not ready")
+        if aborted:
+            return aborted
+        d.condition(R.PROGRESSING, True, R.WAITING_FOR_CANARY, "waiting for canary pods")
+        _record_pause(d)
+        return d.phase(_running_phase(d), f"step {index + 1}/{len(spec.steps)}: waiting for canary")
+    d.set(blocked_since=None)
+    stage0 = stage0_message(spec, d)
+    if stage0 is not None:
+        d.condition(R.PROGRESSING, True, R.STAGE0, stage0)
+        return d.phase(_running_phase(d), stage0)
+    if set_weight(d, obs, weight, f"step {index + 1}/{len(spec.steps)}"):
+        d.set(step_started_at=d.stamp)
+        mark_step_start(d)
+    else:
+        # The next step's weight waits for the next pass: a lost status write then can
+        # never move the route back to this step's weight.
+        gates_allow = step_allows_completion(spec, d, verdict) and metrics.allows_completion
+        advance_if_done(spec, d, gates_allow)
+    status = d.status
+    if status.current_step_index == len(spec.steps):
+        return _promote(spec, d, target, primary, obs)
+    primary_share = 100 - status.canary_weight
+    message = (
+        f"step {(status.current_step_index or 0) + 1}/{len(spec.steps)}: "
+        f"canary {status.canary_weight}%, primary {primary_share}%"
+    )
+    if verdict is not None:
+        message = f"{message}; {verdict.why}"
+    if metrics.summary:
+        message = f"{message}; {metrics.summary}"
+    _record_pause(d)
+    return d.phase(_running_phase(d), message)
+
+
+def _running_phase(d: Draft) -> Phase:
+    return Phase.PAUSED if d.status.pause_conditions else Phase.PROGRESSING
+
+
+def _record_pause(d: Draft) -> None:
+    pauses = d.status.pause_conditions
+    if pauses:
+        reason = pauses[0].reason
+        d.condition(R.PAUSED, True, reason, f"paused: {reason}")
+        if d.before.phase != Phase.PAUSED:
+            d.event(R.ROLLOUT_PAUSED, f"paused ({reason}) at canary {d.status.canary_weight}%")
+    else:
+        d.condition(R.PAUSED, False, R.ROLLOUT_RESUMED)
+        if d.before.phase == Phase.PAUSED:
+            d.event(R.ROLLOUT_RESUMED, f"resumed at canary {d.status.canary_weight}%")
+
+
+def _promote(
+    spec: RolloutSpec,
+    d: Draft,
+    target: DeploymentView,
+    primary: DeploymentView,
+    obs: Observations,
+) -> Decision:
+    canary = d.status.canary
+    assert canary is not None
+    if d.before.phase != Phase.PROMOTING:
+        how = "on request, skipping remaining steps" if d.status.promote_full else "all steps done"
+        d.event(R.ROLLOUT_PROMOTING, f"promoting {canary.model} ({how}); copying it to primary")
+        d.condition(R.PROGRESSING, True, R.ROLLOUT_PROMOTING, "copying canary to primary")
+    d.set(current_step_index=len(spec.steps), pause_conditions=[], controller_pause=False)
+    if primary.revision != canary.revision:
+        d.act(EnsurePrimary(target.template, canary.revision, primary.replicas))
+    if primary.revision != canary.revision or not primary.ready:
+        aborted = _blocked(spec, d, target, obs, "primary pods not ready after promotion")
+        return aborted or d.phase(Phase.PROMOTING, "waiting for primary to run the canary")
+    set_weight(d, obs, 0, "")
+    if d.canary_replicas(target.replicas) != 0:
+        d.act(ScaleCanary(0))
+    d.event(R.ROLLOUT_PROMOTED, f"{canary.model} promoted; primary 100%, canary scaled to 0")
+    d.condition(R.PROGRESSING, False, R.ROLLOUT_PROMOTED, f"revision {canary.revision} promoted")
+    d.condition(R.PROMOTED, True, R.ROLLOUT_PROMOTED, f"{canary.model} is stable")
+    d.set(stable=canary, canary=None, current_step_index=None, step_started_at=None)
+    d.set(blocked_since=None, promote_full=False, promote_step=False)
+    return d.phase(Phase.SUCCEEDED, f"promoted {canary.model}")

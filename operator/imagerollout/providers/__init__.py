@@ -1,0 +1,1 @@
+"""Providers behind small Protocols: traffic routers and metric providers."""
