@@ -88,7 +88,14 @@ class Metric(StrEnum):
     SSIM = "SSIM"
     PHASH = "PHash"
     LATENCY = "Latency"
+    LATENCY_RATIO = "LatencyRatio"
     COST_PER_IMAGE = "CostPerImage"
+    ERRORS = "Errors"
+
+
+class FullTrafficPolicy(StrEnum):
+    AFTER_PASS = "AfterPass"
+    SCHEDULED = "Scheduled"
 
 
 class InconclusivePolicy(StrEnum):
@@ -103,8 +110,10 @@ class Gate(ApiModel):
     )
     metric: Metric = Field(description="What the gate compares between canary and baseline.")
     max_degradation: str = decimal_field(
-        "How much worse the canary may be: percentage points for OCRAccuracy, otherwise the "
-        "metric's unit (seconds for Latency, edit distance 0..1, SSIM 0..1, pHash bits).",
+        "How much worse the canary may be: percentage points for OCRAccuracy and Errors "
+        "(failed requests), percent for LatencyRatio (25: a quarter slower), otherwise the "
+        "metric's unit (seconds for Latency, log10 for Sharpness, edit distance 0..1, SSIM "
+        "0..1, pHash bits).",
         "1000",
     )
     strata: list[Annotated[str, StringConstraints(max_length=63)]] = Field(
@@ -168,9 +177,11 @@ class Analysis(ApiModel):
     endpoints: Endpoints = Field(default_factory=Endpoints, description="Where images come from.")
     size: str = Field("512x512", pattern=r"^[0-9]{2,4}x[0-9]{2,4}$", description="Image size.")
     gates: list[Gate] = Field(
-        min_length=1,
+        default_factory=list,
         max_length=16,
-        description="Pass/fail criteria, canary against baseline.",
+        description="Pass/fail criteria, canary against baseline. Empty: the default set "
+        "(text OCRAccuracy 5, errors Errors 5, latency LatencyRatio 25, sharpness Sharpness "
+        "0.3). An Errors gate is always judged: one named errors is added when none is listed.",
         json_schema_extra={"x-kubernetes-validations": [UNIQUE_NAMES]},
     )
     alpha: str = decimal_field(
@@ -183,6 +194,12 @@ class Analysis(ApiModel):
     stage0: Stage0 = Field(default_factory=Stage0, description="Probing at 0% traffic.")
     inconclusive: InconclusivePolicy = Field(
         InconclusivePolicy.PAUSE, description="What Inconclusive at maxSamples does."
+    )
+    full_traffic: FullTrafficPolicy = Field(
+        FullTrafficPolicy.AFTER_PASS,
+        description="AfterPass: the step to 100% (and promotion) waits until every quality "
+        "gate has passed, so an undecided judge holds at the last partial weight. Scheduled: "
+        "steps follow their schedule; only the last step waits for the gates.",
     )
     evidence: Evidence = Field(default_factory=Evidence, description="Raw outputs kept.")
     gpu_second_price: str = decimal_field(
@@ -291,10 +308,13 @@ class GateStatus(ApiModel):
 
 
 class ArmSnapshot(ApiModel):
+    """One arm: accuracy, latency and cost over pairs where both arms answered; errors apart."""
+
     typography_accuracy: str | None = None
     latency_seconds: str | None = None
     cost_per_image: str | None = None
     errors: int = 0
+    error_rate: str | None = Field(None, description="Failed requests / pairs probed.")
 
 
 class Snapshot(ApiModel):

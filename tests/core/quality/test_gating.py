@@ -19,7 +19,7 @@ from imagerollout.api.v1alpha1 import (
 from imagerollout.core import reasons as R
 from imagerollout.core.observations import AnalysisObservation
 from imagerollout.core.quality.analysis import AnalysisState, StratumInfo, record
-from imagerollout.core.quality.gates import ArmScores, PairScores
+from imagerollout.core.quality.gates import ArmScores, PairScores, gates_of
 from imagerollout.core.rollout.actions import ScaleCanary, SetWeight
 from imagerollout.core.rollout.decide import decide
 from imagerollout.core.rollout.revision import template_revision
@@ -62,7 +62,7 @@ def state_of(*batches: list[PairScores]) -> AnalysisState:
     state = AnalysisState()
     for batch in batches:
         for pair in batch:
-            state = record(state, [TEXT_GATE], pair)
+            state = record(state, gates_of(spec().analysis or Analysis()), pair)
     return state
 
 

@@ -16,6 +16,7 @@ from imagerollout.api.v1alpha1 import Analysis
 from imagerollout.controller.sampler.scoring import ScoredPair, TextScorer, score_pairs
 from imagerollout.core.judge import Outcome
 from imagerollout.core.quality.analysis import AnalysisState, StratumInfo, evaluate, record
+from imagerollout.core.quality.gates import gates_of
 from imagerollout.quality.endpoint import Generation, ImagesClient
 from imagerollout.quality.evidence import EvidenceStore
 from imagerollout.quality.suite import Probe, Suite, plan
@@ -47,6 +48,7 @@ class Sampler:
         self.strata = strata_of(config.suite)
         self._state = state
         self._max_samples = config.analysis.max_samples
+        self._gates = gates_of(config.analysis)
         self._ocr = ocr
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -103,7 +105,9 @@ class Sampler:
         """Probe one batch of pairs; public so the judge command can drive it in the foreground."""
         size = self.config.analysis.size
         start = self.state.plan_index
-        probes = list(itertools.islice(plan(self.config.suite, start), self._batch_size()))
+        probes = list(
+            itertools.islice(plan(self.config.suite, start, self.config.key), self._batch_size())
+        )
         futures = [
             (
                 pool.submit(clients[0].generate, p.prompt, p.seed, size),
@@ -117,7 +121,7 @@ class Sampler:
         for index, (probe, arms, pair) in enumerate(zip(probes, generations, scored, strict=True)):
             self._keep_evidence(start + index, probe, arms, pair)
             with self._lock:
-                self._state = record(self._state, self.config.analysis.gates, pair.pair)
+                self._state = record(self._state, self._gates, pair.pair)
             if self.done():
                 break  # fail fast: the rest of the batch is not needed
 

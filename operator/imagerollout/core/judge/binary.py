@@ -129,6 +129,15 @@ def passes(stats: BinaryStats, max_drop: float, alpha: float) -> bool:
     return capital >= math.log(1.0 / alpha)
 
 
+def failure(stats: BinaryStats, max_drop: float, alpha: float, bets: sprt.Bets) -> str | None:
+    """Why the canary fails at alpha (the SPRT, then the backstop), or None."""
+    if fails_fast(stats, alpha, bets):
+        return f"{stats.baseline_only} vs {stats.canary_only} discordant pairs"
+    if fails_beyond_tolerance(stats, max_drop, alpha):
+        return f"more than {max_drop:g} below baseline"
+    return None
+
+
 def _decide(
     stats: BinaryStats,
     max_drop: float,
@@ -138,10 +147,9 @@ def _decide(
 ) -> tuple[Verdict, str]:
     if stats.n < min_samples or stats.n == 0:
         return Verdict.INCONCLUSIVE, f"{max(min_samples - stats.n, 1)} more pairs before a verdict"
-    if fails_fast(stats, alpha, bets):
-        return Verdict.FAIL, f"{stats.baseline_only} vs {stats.canary_only} discordant pairs"
-    if fails_beyond_tolerance(stats, max_drop, alpha):
-        return Verdict.FAIL, f"more than {max_drop:g} below baseline"
+    failed = failure(stats, max_drop, alpha, bets)
+    if failed is not None:
+        return Verdict.FAIL, failed
     if passes(stats, max_drop, alpha):
         return Verdict.PASS, f"at most {max_drop:g} below baseline"
     return Verdict.INCONCLUSIVE, "no verdict yet"

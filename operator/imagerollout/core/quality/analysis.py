@@ -1,4 +1,14 @@
-"""Gate bookkeeping: record scored pairs into per-gate, per-stratum statistics and judge them.
+"""Gate bookkeeping: record scored pairs into per-gate statistics and judge them.
+
+Each gate keeps a pooled cell (every stratum it applies to) and a cell per stratum:
+- Fail is tested in every cell, so a regression confined to logos is named `text/logos`, and
+  in the pooled cell, so a regression everywhere fails on all the pairs at once. The Fail
+  budget (`alpha`, the false-rollback rate) is split by `fail_alphas`.
+- Pass is tested once per gate, on the pooled cell: the stratum-weighted effect, since the plan
+  draws strata with fixed probabilities. Promotion needs every gate to pass, so each Pass test
+  may use the whole alpha (an intersection-union test). Every stratum must also have its
+  minSamples pairs and no Fail: minSamples holds back a Pass, never a Fail.
+The Errors gate judges every pair; the quality gates judge pairs where both arms answered.
 
 The state is plain data that round-trips through JSON, so the operator can keep it in status
 and a restart resumes sampling where it stopped.
@@ -12,19 +22,13 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from imagerollout.api.v1alpha1 import Analysis, Gate, Metric
-from imagerollout.core.judge import (
-    BinaryStats,
-    ContinuousStats,
-    GateResult,
-    Outcome,
-    binary_gate,
-    continuous_gate,
-    judge,
-    split_alpha,
-)
-from imagerollout.core.quality.gates import METRICS, MetricSpec, PairScores, clip, worst
+from imagerollout.core.judge import BinaryStats, ContinuousStats, GateResult, Outcome, judge
+from imagerollout.core.judge.wsr import BettingState, new_state
+from imagerollout.core.quality.cells import CellJudge, Cells, StratumInfo
 
-MIN_SAMPLES_PER_STRATUM = 5
+__all__ = ["AnalysisState", "StratumInfo", "evaluate", "planned_cells", "record"]
+from imagerollout.core.quality.gates import METRICS, PairScores, difference, gates_of
+
 # The before/after snapshot on-call reads: tracked whatever gates are configured.
 SNAPSHOT_TEXT, SNAPSHOT_LATENCY, SNAPSHOT_COST = "typography", "latency", "cost"
 
@@ -36,10 +40,13 @@ class AnalysisState:
     baseline_errors: int = 0
     canary_errors: int = 0
     binary: dict[str, BinaryStats] = field(default_factory=dict)
-    continuous: dict[str, ContinuousStats] = field(default_factory=dict)
+    betting: dict[str, BettingState] = field(default_factory=dict)
+    continuous: dict[str, ContinuousStats] = field(default_factory=dict)  # the snapshot
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+        raw = asdict(self)
+        raw["betting"] = {k: v.to_dict() for k, v in self.betting.items()}
+        return json.dumps(raw, separators=(",", ":"), sort_keys=True)
 
     @staticmethod
     def from_json(text: str | None) -> AnalysisState:
@@ -52,7 +59,12 @@ class AnalysisState:
             baseline_errors=raw["baseline_errors"],
             canary_errors=raw["canary_errors"],
             binary={k: BinaryStats(**v) for k, v in raw["binary"].items()},
-            continuous={k: ContinuousStats(**v) for k, v in raw["continuous"].items()},
+            betting={k: BettingState.from_dict(v) for k, v in raw.get("betting", {}).items()},
+            continuous={
+                k: ContinuousStats(**v)
+                for k, v in raw["continuous"].items()
+                if k in (SNAPSHOT_LATENCY, SNAPSHOT_COST)
+            },
         )
 
 
@@ -63,89 +75,91 @@ def gate_key(gate: Gate, stratum: str) -> str:
 def applies(gate: Gate, pair: PairScores) -> bool:
     spec = METRICS[gate.metric]
     in_strata = not gate.strata or pair.stratum in gate.strata
-    return in_strata and (pair.has_text or not spec.text_only)
+    judged = pair.both_ok or gate.metric == Metric.ERRORS
+    return in_strata and judged and (pair.has_text or not spec.text_only)
 
 
 def record(state: AnalysisState, gates: Sequence[Gate], pair: PairScores) -> AnalysisState:
-    """Add one probed pair. A failed baseline drops the pair; a failed canary scores worst."""
-    errors = replace(
+    """Add one probed pair to every gate it applies to, and to the snapshot."""
+    binary, betting = dict(state.binary), dict(state.betting)
+    for gate in (g for g in gates if applies(g, pair)):
+        spec = METRICS[gate.metric]
+        values = difference(spec, pair)
+        if values is None:
+            continue
+        keys = [gate.name]
+        if gate.metric != Metric.ERRORS:
+            keys.append(gate_key(gate, pair.stratum))
+        for key in keys:
+            if spec.binary:  # counts for the SPRT; a pooled betting test for Pass
+                binary[key] = binary.get(key, BinaryStats()).add(bool(values[0]), bool(values[1]))
+            if not spec.binary or key == gate.name:
+                _bet(betting, key, gate, values)
+    continuous = dict(state.continuous)
+    if pair.both_ok:
+        _snapshot(binary, continuous, pair)
+    return replace(
         state,
+        samples=state.samples + 1,
         plan_index=state.plan_index + 1,
         baseline_errors=state.baseline_errors + (not pair.baseline.ok),
         canary_errors=state.canary_errors + (not pair.canary.ok),
+        binary=binary,
+        betting=betting,
+        continuous=continuous,
     )
-    if not pair.baseline.ok:
-        return errors
-    binary, continuous = dict(state.binary), dict(state.continuous)
-    for gate in (g for g in gates if applies(g, pair)):
-        key, spec = gate_key(gate, pair.stratum), METRICS[gate.metric]
-        if spec.binary:
-            binary[key] = binary.get(key, BinaryStats()).add(*_binary(spec, pair))
-        else:
-            continuous[key] = continuous.get(key, ContinuousStats()).add(*_values(spec, pair))
-    _snapshot(binary, continuous, pair)
-    return replace(errors, samples=state.samples + 1, binary=binary, continuous=continuous)
 
 
-def _binary(spec: MetricSpec, pair: PairScores) -> tuple[bool, bool]:
-    baseline = bool(spec.extract(pair, False))
-    canary = pair.canary.ok and bool(spec.extract(pair, True))
-    return baseline, canary
-
-
-def _values(spec: MetricSpec, pair: PairScores) -> tuple[float, float]:
-    baseline = spec.extract(pair, False)
-    canary = spec.extract(pair, True) if pair.canary.ok else None
-    b = clip(spec, baseline) if baseline is not None else worst(spec)
-    c = clip(spec, canary) if canary is not None else worst(spec)
-    return b, c
+def _bet(
+    betting: dict[str, BettingState], key: str, gate: Gate, values: tuple[float, float, float]
+) -> None:
+    """Bet on one cell; a changed margin starts the cell afresh (its bets had another null)."""
+    spec = METRICS[gate.metric]
+    clip, margin = spec.clip(gate), -spec.margin(gate)
+    cell = betting.get(key)
+    if cell is None or (cell.clip, cell.margin) != (clip, margin):
+        cell = new_state(clip, max(margin, -clip * 0.999))
+    betting[key] = cell.add(values[2], baseline=values[0], canary=values[1])
 
 
 def _snapshot(
     binary: dict[str, BinaryStats], continuous: dict[str, ContinuousStats], pair: PairScores
 ) -> None:
-    if pair.has_text:
-        text = METRICS[Metric.OCR_ACCURACY]
-        binary[SNAPSHOT_TEXT] = binary.get(SNAPSHOT_TEXT, BinaryStats()).add(*_binary(text, pair))
+    text = pair.baseline.text_passed, pair.canary.text_passed
+    if pair.has_text and None not in text:
+        binary[SNAPSHOT_TEXT] = binary.get(SNAPSHOT_TEXT, BinaryStats()).add(*map(bool, text))
     for key, metric in ((SNAPSHOT_LATENCY, Metric.LATENCY), (SNAPSHOT_COST, Metric.COST_PER_IMAGE)):
-        values = _values(METRICS[metric], pair)
-        continuous[key] = continuous.get(key, ContinuousStats()).add(*values)
+        values = difference(METRICS[metric], pair)
+        if values is not None:
+            scale = METRICS[metric].scale
+            b, c = (min(max(v, 0.0), scale) for v in values[:2])
+            continuous[key] = continuous.get(key, ContinuousStats()).add(b, c)
 
 
-@dataclass(frozen=True)
-class StratumInfo:
-    name: str
-    has_text: bool
-    min_samples: int
-
-
-def planned_keys(gates: Sequence[Gate], strata: Sequence[StratumInfo]) -> list[tuple[Gate, str]]:
-    """Every (gate, gate/stratum) the suite can feed: fixed up front, so alpha splits evenly."""
-    return [
-        (g, gate_key(g, s.name))
-        for g in gates
-        for s in strata
-        if (not g.strata or s.name in g.strata) and (s.has_text or not METRICS[g.metric].text_only)
-    ]
+def planned_cells(gates: Sequence[Gate], strata: Sequence[StratumInfo]) -> list[Cells]:
+    """Each gate with the strata it can be fed: fixed up front, so alpha splits evenly."""
+    planned = []
+    for gate in gates:
+        spec = METRICS[gate.metric]
+        fed = [
+            s
+            for s in strata
+            if (not gate.strata or s.name in gate.strata) and (s.has_text or not spec.text_only)
+        ]
+        if fed:
+            per_stratum = () if gate.metric == Metric.ERRORS else tuple(fed)
+            planned.append(Cells(gate, per_stratum, tuple(fed)))
+    return planned
 
 
 def evaluate(
     analysis: Analysis, state: AnalysisState, strata: Sequence[StratumInfo], max_samples: int
 ) -> tuple[list[GateResult], Outcome]:
-    keys = planned_keys(analysis.gates, strata)
-    alpha = split_alpha(float(analysis.alpha), max(len(keys), 1))
-    minimum = {s.name: max(s.min_samples, MIN_SAMPLES_PER_STRATUM) for s in strata}
-    results = [_gate_result(gate, key, state, alpha, minimum) for gate, key in keys]
+    planned = planned_cells(gates_of(analysis), strata)
+    judge_cells = CellJudge(float(analysis.alpha), planned)
+    results = [
+        result
+        for cells in planned
+        for result in judge_cells.results(cells, state.binary, state.betting)
+    ]
     return results, judge(results, state.samples, max_samples)
-
-
-def _gate_result(
-    gate: Gate, key: str, state: AnalysisState, alpha: float, minimum: dict[str, int]
-) -> GateResult:
-    spec = METRICS[gate.metric]
-    needed = minimum.get(key.split("/", 1)[1], MIN_SAMPLES_PER_STRATUM)
-    allowed = float(gate.max_degradation) / spec.unit
-    if spec.binary:
-        return binary_gate(key, state.binary.get(key, BinaryStats()), allowed, alpha, needed)
-    stats = state.continuous.get(key, ContinuousStats())
-    return continuous_gate(key, stats, allowed, alpha, needed, spec.higher_is_better, spec.scale)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from imagerollout.api.v1alpha1 import (
     AnalysisStatus,
     ArmSnapshot,
+    FullTrafficPolicy,
     GateStatus,
     InconclusivePolicy,
     Metric,
@@ -39,6 +40,8 @@ from imagerollout.core.quality.analysis import (
 from imagerollout.core.quality.gates import METRICS
 from imagerollout.core.rollout.draft import Draft
 
+MAX_GATE_STATUSES = 128  # status.analysis.gates' limit: the worst first are kept
+
 
 @dataclass(frozen=True)
 class GateVerdict:
@@ -61,14 +64,14 @@ def judge_pass(spec: RolloutSpec, d: Draft, obs: Observations) -> GateVerdict | 
                 "outcome": outcome.value,
                 "samples": seen.state.samples,
                 "max_samples": limit,
-                "gates": [_gate_status(r) for r in _worst_first(results)],
+                "gates": [_gate_status(r) for r in _worst_first(results)][:MAX_GATE_STATUSES],
                 "snapshot": snapshot(seen.state, float(analysis.alpha)),
                 "evidence": seen.evidence,
                 "state": seen.state.to_json(),
             }
         )
     )
-    failing = next((_told(r) for r in results if r.verdict == Verdict.FAIL), "")
+    failing = next((_told(r) for r in _worst_first(results) if r.verdict == Verdict.FAIL), "")
     return GateVerdict(outcome, failing or _summary(results, seen.state.samples))
 
 
@@ -91,9 +94,31 @@ def step_allows_completion(spec: RolloutSpec, d: Draft, verdict: GateVerdict | N
         return False  # gates configured but not judged this pass: never advance blind
     if status.samples - status.step_start_samples < analysis.min_samples:
         return False
-    last = (d.status.current_step_index or 0) == len(spec.steps) - 1
     accepted = status.inconclusive_paused and not d.status.pause_conditions
-    return not last or verdict.outcome == Outcome.PROMOTE or accepted
+    return not needs_pass(spec, d) or verdict.outcome == Outcome.PROMOTE or accepted
+
+
+def needs_pass(spec: RolloutSpec, d: Draft) -> bool:
+    """Completing this step needs every gate passed: it leads to 100% or to promotion.
+
+    With fullTraffic AfterPass the step before a 100% step waits too, so an undecided judge
+    pauses at the last partial weight instead of with every user on the canary.
+    """
+    analysis = spec.analysis
+    index = d.status.current_step_index or 0
+    if analysis is None or index >= len(spec.steps) - 1:
+        return analysis is not None
+    upcoming = spec.steps[index + 1].weight
+    return analysis.full_traffic == FullTrafficPolicy.AFTER_PASS and upcoming >= 100
+
+
+def full_traffic_hold(spec: RolloutSpec, d: Draft, verdict: GateVerdict | None) -> str | None:
+    """Status words while a step holds for the gates before full traffic, else None."""
+    if verdict is None or verdict.outcome == Outcome.PROMOTE or not needs_pass(spec, d):
+        return None
+    if (d.status.current_step_index or 0) >= len(spec.steps) - 1:
+        return "promotion waits for every quality gate to pass"
+    return "100% waits for every quality gate to pass (fullTraffic: AfterPass)"
 
 
 def mark_step_start(d: Draft) -> None:
@@ -124,7 +149,12 @@ def handle_inconclusive(spec: RolloutSpec, d: Draft, verdict: GateVerdict) -> bo
 
 def _announce(d: Draft, before: AnalysisStatus, results: list[GateResult]) -> None:
     previous = {g.gate: g.verdict for g in before.gates}
+    named = {r.gate.split("/")[0] for r in results if "/" in r.gate and r.verdict == Verdict.FAIL}
     for result in results:
+        if "/" in result.gate and result.verdict != Verdict.FAIL:
+            continue  # a stratum passes with its gate: one event for the gate says it
+        if result.gate in named:
+            continue  # the failing strata name the regression: no second event for the gate
         if result.verdict != Verdict.INCONCLUSIVE and previous.get(result.gate) != result.verdict:
             reason = R.GATE_PASSED if result.verdict == Verdict.PASS else R.GATE_FAILED
             d.event(reason, _told(result), warning=result.verdict == Verdict.FAIL)
@@ -135,8 +165,9 @@ def _told(result: GateResult) -> str:
 
 
 def _worst_first(results: list[GateResult]) -> list[GateResult]:
+    """Fail, Inconclusive, Pass; within each, a gate's strata before the gate itself."""
     order = {Verdict.FAIL: 0, Verdict.INCONCLUSIVE: 1, Verdict.PASS: 2}
-    return sorted(results, key=lambda r: (order[r.verdict], r.gate))
+    return sorted(results, key=lambda r: (order[r.verdict], "/" not in r.gate, r.gate))
 
 
 def _num(value: float) -> str:
@@ -167,6 +198,7 @@ def snapshot(state: AnalysisState, alpha: float) -> Snapshot:
             latency_seconds=_mean(latency, canary),
             cost_per_image=_mean(cost, canary),
             errors=errors,
+            error_rate=_num(errors / state.samples) if state.samples else None,
         )
 
     snapshot = Snapshot(
@@ -198,5 +230,6 @@ def _rate(stats: BinaryStats, canary: bool) -> float:
 
 
 def _summary(results: list[GateResult], samples: int) -> str:
-    passed = sum(r.verdict == Verdict.PASS for r in results)
-    return f"{passed}/{len(results)} gates passed after {samples} pairs"
+    gates = [r for r in results if "/" not in r.gate]  # a gate, not one of its strata
+    passed = sum(r.verdict == Verdict.PASS for r in gates)
+    return f"{passed}/{len(gates)} gates passed after {samples} pairs"

@@ -16,6 +16,7 @@ from imagerollout.core.metrics.gating import MetricsVerdict, judge_metrics
 from imagerollout.core.observations import DeploymentView, Observations
 from imagerollout.core.quality.gating import (
     GateVerdict,
+    full_traffic_hold,
     handle_inconclusive,
     judge_pass,
     mark_step_start,
@@ -235,6 +236,9 @@ def _progress(
     )
     if verdict is not None:
         message = f"{message}; {verdict.why}"
+        hold = full_traffic_hold(spec, d, verdict)
+        if hold is not None:
+            message = f"{message}; {hold}"
     if metrics.summary:
         message = f"{message}; {metrics.summary}"
     _record_pause(d)
