@@ -21,7 +21,6 @@ from imagerollout.quality.evidence import EvidenceStore
 from imagerollout.quality.suite import default_suite, load_suite
 
 EXIT = {Outcome.PROMOTE: 0, Outcome.ROLLBACK: 1, Outcome.INCONCLUSIVE: 2, Outcome.CONTINUE: 2}
-DEFAULT_GATES = ["typography:OCRAccuracy:5"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,11 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--gate",
         action="append",
         metavar="NAME:METRIC:MAX[:STRATUM,...]",
-        help=f"a gate, e.g. typography:OCRAccuracy:3 (default {DEFAULT_GATES[0]})",
+        help="a gate, e.g. typography:OCRAccuracy:3 (default: the default gate set, as for "
+        "analysis: {} in a rollout: text, errors, latency, sharpness)",
     )
     parser.add_argument("--alpha", default="0.05")
     parser.add_argument("--min-samples", type=int, default=1)
-    parser.add_argument("--max-samples", type=int, default=400)
+    parser.add_argument("--max-samples", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--size", default="512x512")
     parser.add_argument("--gpu-second-price", default="0")
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from imagerollout.quality.ocr import OcrPool
 
     analysis = Analysis(
-        gates=[parse_gate(g) for g in args.gate or DEFAULT_GATES],
+        gates=[parse_gate(g) for g in args.gate or []],
         alpha=args.alpha,
         min_samples=args.min_samples,
         max_samples=args.max_samples,

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 GRID = tuple(j / 16 for j in range(1, 16))  # null values of y for the reported bounds
-TRUNCATION = 0.75  # share of the largest safe bet, as in Waudby-Smith & Ramdas
+TRUNCATION = 0.95  # share of the largest safe bet (Waudby-Smith & Ramdas use 1/2 to 3/4)
 PLUGIN_ALPHA = 0.05  # the plug-in's design level: any fixed value keeps validity
-PRIOR_MEAN, PRIOR_VAR, PRIOR_WEIGHT = 0.5, 0.25, 1.0
+PRIOR_MEAN, PRIOR_VAR, PRIOR_WEIGHT = 0.5, 0.25, 0.25
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,13 @@ class BettingState:
             if capital < level:
                 break
             upper = value
-        if self.rejects_up(lower_alpha):
-            lower = max(lower, self.null_y)
-        if self.rejects_down(upper_alpha):
-            upper = min(upper, self.null_y)
         c = self.clip
-        return (2.0 * lower - 1.0) * c, (2.0 * upper - 1.0) * c
+        low_x, high_x = (2.0 * lower - 1.0) * c, (2.0 * upper - 1.0) * c
+        if self.rejects_up(lower_alpha):
+            low_x = max(low_x, self.margin)
+        if self.rejects_down(upper_alpha):
+            high_x = min(high_x, self.margin)
+        return low_x, high_x
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}

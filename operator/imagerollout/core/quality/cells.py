@@ -84,7 +84,8 @@ class CellJudge:
         any_fail = pooled_fail is not None or any(f is not None for f in failed.values())
         passed = not any_fail and not short and pooled is not None and pooled.rejects_up(self.alpha)
         if pooled_fail is not None:
-            verdict, why = Verdict.FAIL, pooled_fail
+            where = _worst_stratum(spec, keys, binary, betting)
+            verdict, why = Verdict.FAIL, f"{pooled_fail}; {where}" if where else pooled_fail
         elif passed:
             verdict, why = Verdict.PASS, f"worse by at most {gate.max_degradation} in all strata"
         elif short and pooled is not None and pooled.rejects_up(self.alpha):
@@ -105,6 +106,27 @@ class CellJudge:
                 )
             )
         return out
+
+
+def _worst_stratum(
+    spec: MetricSpec,
+    keys: list[tuple[str, StratumInfo]],
+    binary: Mapping[str, BinaryStats],
+    betting: Mapping[str, BettingState],
+) -> str:
+    """Where the pooled evidence comes from, so on-call knows where to look."""
+    if not keys:
+        return ""
+
+    def evidence(key: str) -> float:
+        if spec.binary:
+            stats = binary.get(key)
+            return float(stats.baseline_only - stats.canary_only) if stats else 0.0
+        cell = betting.get(key)
+        return -cell.mean * cell.n if cell else 0.0
+
+    key = max((k for k, _ in keys), key=evidence)
+    return f"worst stratum {key}"
 
 
 def _n(binary: Mapping[str, BinaryStats], betting: Mapping[str, BettingState], key: str) -> int:
