@@ -9,6 +9,7 @@ import pytest
 from imagerollout.api.v1alpha1 import (
     Analysis,
     AnalysisStatus,
+    FullTrafficPolicy,
     Gate,
     InconclusivePolicy,
     Metric,
@@ -212,3 +213,32 @@ def test_an_unusable_suite_or_endpoint_holds_the_rollout_and_says_why() -> None:
 
 def test_the_revision_helper_is_stable() -> None:
     assert template_revision({"a": 1}) == template_revision({"a": 1})
+
+
+def test_the_step_before_100_percent_waits_for_every_gate_and_says_why() -> None:
+    undecided = state_of(pairs(12))
+    status = rolling(
+        2, 50, step_started_at=ago(60), analysis=analysis_status(12, step_start_samples=6)
+    )
+    obs = make_obs(CANARY_READY, STABLE_PRIMARY, route=50, analysis=seen(undecided))
+    held = decide(spec(), status, obs, NOW)
+    assert held.status.current_step_index == 2
+    assert "100% waits for every quality gate to pass" in held.status.message
+    scheduled = decide(spec(full_traffic=FullTrafficPolicy.SCHEDULED), status, obs, NOW)
+    assert scheduled.status.current_step_index == 3
+
+
+def test_inconclusive_before_full_traffic_pauses_at_the_last_partial_weight() -> None:
+    state = state_of(pairs(30), pairs(5, True, False), pairs(5, False, True))
+    status = rolling(
+        2, 50, step_started_at=ago(60), analysis=analysis_status(30, step_start_samples=30)
+    )
+    decision = decide(
+        spec(max_samples=40),
+        status,
+        make_obs(CANARY_READY, STABLE_PRIMARY, route=50, analysis=seen(state)),
+        NOW,
+    )
+    assert decision.status.phase == Phase.PAUSED
+    assert decision.status.canary_weight == 50
+    assert decision.actions == ()
