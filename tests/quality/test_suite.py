@@ -1,4 +1,4 @@
-"""The suite format, the built-in default suite, and the probe plan."""
+"""The suite format, the built-in default suite, and the random probe plan."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from imagerollout.quality import suite as suite_module
 from imagerollout.quality.suite import (
     SUITE_VERSION,
     Probe,
@@ -61,8 +62,8 @@ VALID = textwrap.dedent(
 )
 
 
-def take(suite: Suite, count: int, start: int = 0) -> list[Probe]:
-    return list(itertools.islice(plan(suite, start), count))
+def take(suite: Suite, count: int, start: int = 0, salt: str = "") -> list[Probe]:
+    return list(itertools.islice(plan(suite, start, salt), count))
 
 
 # ---------------------------------------------------------------- default suite
@@ -179,66 +180,114 @@ def test_every_problem_is_reported_at_once() -> None:
 # ---------------------------------------------------------------- plan
 
 
-def test_plan_draws_each_stratum_by_weight_per_cycle() -> None:
+SALT = "ns/rollout/abc123"
+
+
+def test_plan_is_deterministic_per_salt() -> None:
+    assert take(default_suite(), 500) == take(default_suite(), 500)
+    assert take(default_suite(), 500, salt=SALT) == take(default_suite(), 500, salt=SALT)
+
+
+def test_different_salts_draw_different_plans() -> None:
+    plans = [take(default_suite(), 200, salt=salt) for salt in ("", "a", "b", "ns/a/1", "ns/a/2")]
+    orders = {tuple((p.stratum, p.prompt_id) for p in probes) for probes in plans}
+    assert len(orders) == len(plans)
+    # Fresh seeds differ too: the same prompt's draws beyond its listed seeds.
+    listed = {(p.id, seed) for s in default_suite().strata for p in s.prompts for seed in p.seeds}
+    fresh = [{(p.prompt_id, p.seed) for p in probes} - listed for probes in plans]
+    assert all(fresh)
+    assert all(not (a & b) for a, b in itertools.combinations(fresh, 2))
+
+
+@pytest.mark.parametrize("start", [0, 1, 2, 7, 99, 1000, 4321])
+def test_plan_resumes_at_the_same_probe(start: int) -> None:
     suite = default_suite()
-    cycle = sum(s.weight for s in suite.strata)
-    for start in (0, cycle * 5):
-        counts = Counter(p.stratum for p in take(suite, cycle, start=start))
-        assert counts == {s.name: s.weight for s in suite.strata}
-
-
-def test_plan_interleaves_instead_of_bunching() -> None:
-    suite = default_suite()
-    strata = [p.stratum for p in take(suite, 200)]
-    longest = max(len(list(run)) for _, run in itertools.groupby(strata))
-    assert longest <= 2
-    # A short run already reaches every stratum.
-    assert set(strata[: sum(s.weight for s in suite.strata)]) == set(STRATA)
-
-
-def test_plan_turns_through_prompts_then_seeds() -> None:
-    probes = [p for p in take(load_suite(VALID), 30) if p.stratum == "typography"]
-    assert [(p.prompt_id, p.seed) for p in probes[:6]] == [
-        ("open", 1),
-        ("price", 3),
-        ("open", 2),
-        ("price", 3),
-        ("open", 1),
-        ("price", 3),
-    ]
-    assert probes[1].expected_text == "$9.99"
-
-
-def test_plan_covers_every_prompt_and_seed() -> None:
-    suite = default_suite()
-    wanted = {(p.id, seed) for s in suite.strata for p in s.prompts for seed in p.seeds}
-    seen = {(p.prompt_id, p.seed) for p in take(suite, 2000)}
-    assert seen == wanted
-
-
-def test_plan_is_deterministic() -> None:
-    assert take(default_suite(), 100) == take(default_suite(), 100)
+    assert take(suite, 30, start=start, salt=SALT) == take(suite, start + 30, salt=SALT)[start:]
 
 
 @settings(max_examples=50, deadline=None)
-@given(start=st.integers(min_value=0, max_value=5000))
-def test_plan_resumes_at_any_index(start: int) -> None:
+@given(start=st.integers(min_value=0, max_value=3000), salt=st.text(max_size=20))
+def test_plan_resumes_at_any_index(start: int, salt: str) -> None:
     suite = load_suite(VALID)
-    assert take(suite, 20, start=start) == take(suite, start + 20)[start:]
+    assert take(suite, 20, start=start, salt=salt) == take(suite, start + 20, salt=salt)[start:]
 
 
-def test_plan_resumes_far_ahead_without_replaying() -> None:
-    suite = load_suite(VALID)  # cycle of 3: typography, plain-scenes, typography
-    far = 3 * 10**12  # replaying this many probes would never finish
-    assert [(p.stratum, p.prompt_id) for p in take(suite, 3, start=far)] == [
-        ("typography", "open"),
-        ("plain-scenes", "hills"),
-        ("typography", "price"),
+@pytest.mark.parametrize("salt", ["", SALT])
+def test_plan_never_repeats_a_prompt_and_seed(salt: str) -> None:
+    probes = take(default_suite(), 5000, salt=salt)
+    pairs = Counter((p.prompt_id, p.seed) for p in probes)
+    assert pairs.most_common(1)[0][1] == 1
+    assert all(0 <= p.seed < 2**31 for p in probes)
+
+
+def test_plan_uses_the_listed_seeds_first_and_in_order() -> None:
+    suite = default_suite()
+    drawn: dict[str, list[int]] = {}
+    for probe in take(suite, 3000, salt=SALT):
+        drawn.setdefault(probe.prompt_id, []).append(probe.seed)
+    for prompt in (p for s in suite.strata for p in s.prompts):
+        listed = len(prompt.seeds)
+        assert drawn[prompt.id][:listed] == prompt.seeds
+        assert not set(drawn[prompt.id][listed:]) & set(prompt.seeds)
+
+
+def test_plan_uses_a_seed_listed_twice_once() -> None:
+    suite = load_suite(VALID.replace("seeds: [5, 6, 7]", "seeds: [5, 6, 5, 7]"))
+    seeds = [p.seed for p in take(suite, 200) if p.prompt_id == "hills"]
+    assert seeds[:3] == [5, 6, 7]
+    assert len(set(seeds)) == len(seeds)
+
+
+def test_fresh_seeds_skip_values_already_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With 16 possible fresh seeds, collisions are certain: every value still comes up once.
+    monkeypatch.setattr(suite_module, "SEED_MASK", 15)
+    prompt = SuitePrompt(id="a", prompt="Hills", seeds=[3, 9, 200])
+    suite = Suite(
+        version=SUITE_VERSION,
+        name="one",
+        strata=[Stratum(name="plain", weight=1, min_samples=1, prompts=[prompt])],
+    )
+    seeds = [p.seed for p in take(suite, 3 + 14)]
+    assert seeds[:3] == [3, 9, 200]
+    assert sorted(seeds[3:]) == [s for s in range(16) if s not in (3, 9)]
+
+
+def test_plan_draws_strata_in_proportion_to_their_weight() -> None:
+    suite = default_suite()
+    total = sum(s.weight for s in suite.strata)
+    counts = Counter(p.stratum for p in take(suite, 10_000, salt=SALT))
+    for stratum in suite.strata:
+        assert abs(counts[stratum.name] / 10_000 - stratum.weight / total) < 0.02
+
+
+def test_plan_draws_prompts_uniformly_within_a_stratum() -> None:
+    typography = default_suite().stratum("typography")
+    probes = [p for p in take(default_suite(), 10_000, salt=SALT) if p.stratum == "typography"]
+    counts = Counter(p.prompt_id for p in probes)
+    assert set(counts) == {p.id for p in typography.prompts}
+    expected = len(probes) / len(typography.prompts)  # about 364
+    assert all(abs(n - expected) < 0.25 * expected for n in counts.values())
+
+
+def test_the_drawn_prompts_do_not_depend_on_the_seeds() -> None:
+    # Only the salt and the index choose a probe's stratum and prompt: the seeds (and so the
+    # outcomes they lead to) cannot steer which prompts are drawn.
+    reseeded = load_suite(VALID.replace("seeds: [1, 2]", "seeds: [8, 9, 10, 11]"))
+    assert [(p.stratum, p.prompt_id) for p in take(reseeded, 300, salt=SALT)] == [
+        (p.stratum, p.prompt_id) for p in take(load_suite(VALID), 300, salt=SALT)
     ]
-    # 2 * 10**12 typography draws so far: an even number of passes over 2 prompts, seed index 0.
-    assert take(suite, 1, start=far)[0].seed == 1
+
+
+def test_plan_carries_the_prompt_text_and_expected_text() -> None:
+    suite = load_suite(VALID)
+    for probe in take(suite, 50):
+        prompt = next(p for s in suite.strata for p in s.prompts if p.id == probe.prompt_id)
+        assert (probe.prompt, probe.expected_text) == (prompt.prompt, prompt.expected_text)
+        assert suite.stratum(probe.stratum).prompts.count(prompt) == 1
 
 
 def test_plan_rejects_a_negative_start() -> None:
     with pytest.raises(ValueError, match="start"):
         next(plan(default_suite(), -1))
+    with pytest.raises(ValueError, match="start"):
+        next(plan(default_suite(), -5, salt=SALT))

@@ -1,13 +1,17 @@
-"""The validation suite: prompts grouped by stratum, and the order in which they are probed.
+"""The validation suite: prompts grouped by stratum, and the random plan that probes them.
 
 A suite is versioned YAML (`version: imagerollout.dev/suite-v1`), shipped as a built-in default
-and overridable from a ConfigMap. Each stratum has a weight (its share of the probes) and a
-minimum number of samples; each prompt carries its seeds and, where the image should contain
-text, the expected text, which also appears in the prompt between double quotes.
+and overridable from a ConfigMap. Each stratum has a weight (its probability of being drawn for
+a probe) and a minimum number of samples; each prompt carries its first seeds and, where the
+image should contain text, the expected text, which also appears in the prompt between double
+quotes. `plan` draws every probe independently and never repeats a (prompt, seed) pair.
 """
 
 from __future__ import annotations
 
+import bisect
+import hashlib
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -152,50 +156,74 @@ class Probe:
     seed: int
 
 
-def plan(suite: Suite, start: int = 0) -> Iterator[Probe]:
-    """Probes forever, in a deterministic weighted round-robin over the strata.
+def plan(suite: Suite, start: int = 0, salt: str = "") -> Iterator[Probe]:
+    """Probes forever, each an independent random draw; deterministic given (suite, salt).
 
-    Every cycle of sum(weights) probes holds `weight` probes of each stratum, interleaved
-    smoothly (so a short run still touches every stratum). Within a stratum the prompts take
-    turns; after each full pass over its prompts, every prompt moves on to its next seed.
-    `start` skips that many probes, so a restarted rollout resumes where it stopped.
+    Probe i draws its stratum with probability weight / sum(weights), then a prompt uniformly
+    within that stratum, from a hash of (salt, i) alone. So every pair's stratum and prompt
+    have the same fixed probabilities, independent of every outcome so far: the judge's
+    pooled tests on the stratum-weighted effect are exact, and a restart that resumes at
+    `start` (the sampler's plan_index) continues the very same sequence.
+
+    The k-th draw of a prompt uses its k-th listed seed (the suite's curated seeds come
+    first), and after those a fresh seed derived from (salt, prompt id, k). A model server
+    is deterministic for a given (prompt, seed), so repeating a pair would only copy an
+    earlier image: no (prompt, seed) repeats within a plan, and every pair is a new,
+    independent draw of both models' output. Different salts (one per rollout) draw
+    different fresh seeds. Resuming replays the draws before `start` to count each prompt's
+    k, which costs a few microseconds per skipped probe.
     """
     if start < 0:
         raise ValueError(f"start must be >= 0, got {start}")
-    cycle = _interleave([s.weight for s in suite.strata])
-    full_cycles, offset = divmod(start, len(cycle))
-    drawn = [full_cycles * s.weight for s in suite.strata]
-    for position in cycle[:offset]:
-        drawn[position] += 1
-    index = offset
-    while True:
-        position = cycle[index]
-        yield _probe(suite.strata[position], drawn[position])
-        drawn[position] += 1
-        index = (index + 1) % len(cycle)
+    strata = suite.strata
+    bounds = list(itertools.accumulate(s.weight for s in strata))
+    seeds = {p.id: _seeds(p, salt) for s in strata for p in s.prompts}
+    keyed = _keyed("probe", salt)
+    for index in itertools.count():
+        digest = _digest(keyed, index)
+        stratum = strata[bisect.bisect_right(bounds, _below(digest[:8], bounds[-1]))]
+        prompt = stratum.prompts[_below(digest[8:16], len(stratum.prompts))]
+        seed = next(seeds[prompt.id])
+        if index >= start:
+            yield Probe(stratum.name, prompt.id, prompt.prompt, prompt.expected_text, seed)
 
 
-def _interleave(weights: Sequence[int]) -> list[int]:
-    """Smooth weighted round-robin (as in nginx): [2, 1] -> [0, 1, 0]."""
-    total = sum(weights)
-    current = [0] * len(weights)
-    order: list[int] = []
-    for _ in range(total):
-        for i, weight in enumerate(weights):
-            current[i] += weight
-        best = max(range(len(weights)), key=lambda i: (current[i], -i))
-        current[best] -= total
-        order.append(best)
-    return order
+SEED_MASK = 2**31 - 1  # fresh seeds fit every server's seed type, int32 as well as uint32
 
 
-def _probe(stratum: Stratum, draw: int) -> Probe:
-    rounds, which = divmod(draw, len(stratum.prompts))
-    prompt = stratum.prompts[which]
-    return Probe(
-        stratum=stratum.name,
-        prompt_id=prompt.id,
-        prompt=prompt.prompt,
-        expected_text=prompt.expected_text,
-        seed=prompt.seeds[rounds % len(prompt.seeds)],
-    )
+def _seeds(prompt: SuitePrompt, salt: str) -> Iterator[int]:
+    """A prompt's seeds for its draws k = 0, 1, ...: the listed ones, then fresh ones, no repeat."""
+    used: set[int] = set()
+    keyed = _keyed("seed", salt, prompt.id)
+    for seed in prompt.seeds:
+        if seed not in used:  # a seed listed twice would repeat a pair
+            used.add(seed)
+            yield seed
+    for k in itertools.count(len(prompt.seeds)):
+        for attempt in itertools.count():
+            seed = int.from_bytes(_digest(keyed, k, attempt)[:4]) & SEED_MASK
+            if seed not in used:
+                used.add(seed)
+                yield seed
+                break
+
+
+def _keyed(purpose: str, *key: str) -> hashlib._Hash:
+    """A sha256 state holding the purpose and key, length-prefixed so no two keys collide."""
+    hasher = hashlib.sha256()
+    for part in (purpose, *key):
+        data = part.encode()
+        hasher.update(len(data).to_bytes(4) + data)
+    return hasher
+
+
+def _digest(keyed: hashlib._Hash, *counters: int) -> bytes:
+    hasher = keyed.copy()
+    for counter in counters:
+        hasher.update(counter.to_bytes(8))
+    return hasher.digest()
+
+
+def _below(chunk: bytes, bound: int) -> int:
+    """A uniform integer in [0, bound) from random bytes (off by at most bound / 2**64)."""
+    return (int.from_bytes(chunk) * bound) >> (8 * len(chunk))
