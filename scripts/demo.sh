@@ -68,26 +68,29 @@ kill "$watcher" 2>/dev/null || true
 say "the story in events (kubectl get events)"
 kubectl -n "$ns" get events --field-selector involvedObject.kind=ImageModelRollout \
   --sort-by=.eventTime -o custom-columns=REASON:.reason,MESSAGE:.message
-say "part 2: quality gates. A canary that garbles logos is caught at stage 0 (0% traffic)"
+say "part 2: quality gates, the default set (text, errors, latency, sharpness)"
+echo "a canary that garbles logos (v3) is caught at stage 0 (0% traffic):"
 serve 18082 --model-name v3 --substitution-rate 0.5 --regress-stratum logos
 kubectl -n "$ns" apply -f demo/rollout-gated.yaml >/dev/null
 kubectl -n "$ns" set image deployment/imagegen model=registry.example/imagegen:v3 >/dev/null
 kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.canary.model}'=registry.example/imagegen:v3 --timeout=60s >/dev/null
 timeout 300 bash -c "$(declare -f watch_until); ns=$ns; watch_until Degraded"
-say "the failing gates, worst first (status.analysis.gates)"
-kubectl -n "$ns" get imr imagegen -o jsonpath='{range .status.analysis.gates[*]}{.gate}{"\t"}{.verdict}{"\tbaseline "}{.baseline}{"\tcanary "}{.canary}{"\tpairs "}{.samples}{"\n"}{end}'
+say "the gates, worst first (status.analysis.gates; a stratum's cell only when it fails)"
+kubectl -n "$ns" get imr imagegen -o jsonpath='{range .status.analysis.gates[*]}{.gate}{"\t"}{.verdict}{"\tbaseline "}{.baseline}{"\tcanary "}{.canary}{"\tpairs "}{.samples}{"\n"}{end}' |
+  awk -F'\t' '$1 !~ /\// || $2 == "Fail"'
 say "before/after snapshot (status.analysis.snapshot) and the evidence on disk"
 kubectl -n "$ns" get imr imagegen -o jsonpath='{.status.analysis.snapshot}{"\n"}'
 evidence=$(kubectl -n "$ns" get imr imagegen -o jsonpath='{.status.analysis.evidence}')
 echo "$evidence: $(ls "$evidence" | wc -l) files, e.g. $(ls "$evidence" | grep canary.png | head -2 | tr '\n' ' ')"
 
-say "a good canary (same quality) passes every gate and is promoted"
+say "a good canary (same quality) passes all four gates and is promoted on its own"
 pkill -f "demo.server --port 18082" || true
 serve 18082 --model-name v4
 kubectl -n "$ns" set image deployment/imagegen model=registry.example/imagegen:v4 >/dev/null
 kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.canary.model}'=registry.example/imagegen:v4 --timeout=60s >/dev/null
 timeout 600 bash -c "$(declare -f watch_until); ns=$ns; watch_until Succeeded"
-kubectl -n "$ns" get imr imagegen -o jsonpath='{range .status.analysis.gates[*]}{.gate}{"\t"}{.verdict}{"\tpairs "}{.samples}{"\n"}{end}'
+kubectl -n "$ns" get imr imagegen -o jsonpath='{range .status.analysis.gates[*]}{.gate}{"\t"}{.verdict}{"\tpairs "}{.samples}{"\n"}{end}' |
+  awk -F'\t' '$1 !~ /\//'
 
 say "part 3: production-traffic gates. Users reach the canary; Prometheus compares both arms"
 "$root/scripts/prometheus-up.sh"
