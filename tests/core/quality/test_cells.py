@@ -46,12 +46,18 @@ def run(
         if outcome in (Outcome.ROLLBACK, Outcome.PROMOTE):
             break
     failed = [r.gate for r in results if r.verdict == Verdict.FAIL]
-    failed += [  # a pooled cell that failed first names its worst stratum in its reason
-        r.reason.rsplit("worst stratum ", 1)[-1].rstrip(")")
-        for r in results
-        if r.verdict == Verdict.FAIL and "worst stratum" in r.reason
-    ]
     return failed, outcome, state.samples
+
+
+def test_a_stratum_is_named_at_the_gate_budget_over_s_minus_one_once_the_pooled_cell_fails() -> (
+    None
+):
+    planned = planned_cells(gates_of(Analysis()), STRATA)
+    judge = CellJudge(0.05, planned)
+    text = next(c for c in planned if c.gate.name == "text")  # two text strata here
+    pooled, each = judge.fail_alphas(text)
+    assert judge.naming_alpha(text) == pytest.approx(2 * pooled)
+    assert each < pooled
 
 
 def test_the_fail_budget_sums_to_alpha_and_the_errors_gate_takes_its_share() -> None:
@@ -81,6 +87,7 @@ def test_identical_arms_promote_with_the_default_gates_and_name_four_gates() -> 
 
 
 def test_a_regression_confined_to_logos_is_named_and_min_samples_does_not_delay_it() -> None:
+    # The pooled cell sees the same discordant pairs; closed testing names logos with it.
     failed, outcome, _ = run(Analysis(), {"logos": arm(text=False)}, 400)
     assert outcome == Outcome.ROLLBACK
     assert "text/logos" in failed

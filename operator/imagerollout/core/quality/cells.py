@@ -61,6 +61,17 @@ class CellJudge:
         rest = self._quality_alpha * (1.0 - POOLED_FAIL_SHARE) / len(cells.strata)
         return self._quality_alpha * POOLED_FAIL_SHARE, rest
 
+    def naming_alpha(self, cells: Cells) -> float:
+        """Once the pooled cell fails, the level at which a stratum is named as failing too.
+
+        Closed testing: a stratum's null is rejected when every intersection holding it is.
+        Those holding every stratum fall with the gate's own test (pooled at half the gate's
+        budget, or a stratum at its share); a smaller set of at most S - 1 strata is tested by
+        Bonferroni at the gate's whole budget. So with the pooled Fail in hand, a stratum needs
+        only alpha_gate / (S - 1), which for three text strata is the pooled cell's own level.
+        """
+        return self._quality_alpha / max(len(cells.strata) - 1, 1)
+
     def results(
         self,
         cells: Cells,
@@ -72,6 +83,10 @@ class CellJudge:
         keys = [(f"{gate.name}/{s.name}", s) for s in cells.strata]
         failed = {k: _failure(gate, spec, k, binary, betting, cell_alpha) for k, _ in keys}
         pooled_fail = _failure(gate, spec, gate.name, binary, betting, pooled_alpha)
+        if pooled_fail is not None and keys:
+            named = self.naming_alpha(cells)
+            for key, _ in keys:
+                failed[key] = failed[key] or _failure(gate, spec, key, binary, betting, named)
         pooled = betting.get(gate.name)
         short = [
             s.name
