@@ -414,9 +414,8 @@ def kayenta_values(s: Stream, n: int, name: str) -> tuple[Floats, Floats]:
 
 def wilcoxon_z(x: Floats, y: Floats) -> float:
     """Kayenta's wilcoxonDiff at shift 0: (rank sum of x - its mean - 0.5 sign) / sigma."""
-    values, inverse, counts = np.unique(np.concatenate([x, y]), return_inverse=True,
-                                        return_counts=True)  # fmt: skip
-    del values
+    both = np.concatenate([x, y])
+    _, inverse, counts = np.unique(both, return_inverse=True, return_counts=True)
     ranks = np.cumsum(counts) - (counts - 1) / 2.0  # average rank of each distinct value
     nx, ny = x.size, y.size
     dz = float(ranks[inverse[:nx]].sum()) - nx * (nx + 1) / 2.0 - nx * ny / 2.0
@@ -428,6 +427,9 @@ def wilcoxon_z(x: Floats, y: Floats) -> float:
 
 
 def kayenta_classify(base: Floats, can: Floats, metric: KayentaMetric) -> str:
+    """MannWhitneyClassifier.classify: High/Low when the 98% interval's end lies beyond
+    0.25 |estimate| in the harmful direction (the test of that shift rejects) and the mean
+    ratio reaches the allowed change."""
     if not base.size or not can.size:  # nanStrategy none: missing data passes
         return PASS
     if np.array_equal(np.sort(base), np.sort(can)) or np.ptp(np.concatenate([base, can])) == 0:
