@@ -91,9 +91,9 @@ def record(state: AnalysisState, gates: Sequence[Gate], pair: PairScores) -> Ana
         if gate.metric != Metric.ERRORS:
             keys.append(gate_key(gate, pair.stratum))
         for key in keys:
-            if spec.binary:  # counts for the SPRT; a pooled betting test for Pass
+            if spec.binary:  # counts: the SPRT, the betting mixture and the bounds need no more
                 binary[key] = binary.get(key, BinaryStats()).add(bool(values[0]), bool(values[1]))
-            if not spec.binary or key == gate.name:
+            else:
                 _bet(betting, key, gate, values)
     continuous = dict(state.continuous)
     if pair.both_ok:

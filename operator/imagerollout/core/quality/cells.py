@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from imagerollout.api.v1alpha1 import Gate, Metric
 from imagerollout.core.judge import BinaryStats, GateResult, Verdict
 from imagerollout.core.judge import betting as count_betting
-from imagerollout.core.judge.binary import failure, fast_bets
+from imagerollout.core.judge.binary import failure, fast_bets, passes
 from imagerollout.core.judge.wsr import BettingState
 from imagerollout.core.quality.gates import METRICS, MetricSpec
 
@@ -88,6 +88,7 @@ class CellJudge:
             for key, _ in keys:
                 failed[key] = failed[key] or _failure(gate, spec, key, binary, betting, named)
         pooled = betting.get(gate.name)
+        proven = _passes(gate, spec, binary, pooled, self.alpha)
         short = [
             s.name
             for s in cells.strata
@@ -97,13 +98,13 @@ class CellJudge:
         if not cells.strata and _n(binary, betting, gate.name) < MIN_SAMPLES_PER_STRATUM:
             short = ["all strata"]
         any_fail = pooled_fail is not None or any(f is not None for f in failed.values())
-        passed = not any_fail and not short and pooled is not None and pooled.rejects_up(self.alpha)
+        passed = not any_fail and not short and proven
         if pooled_fail is not None:
             where = _worst_stratum(spec, keys, binary, betting)
             verdict, why = Verdict.FAIL, f"{pooled_fail}; {where}" if where else pooled_fail
         elif passed:
             verdict, why = Verdict.PASS, f"worse by at most {gate.max_degradation} in all strata"
-        elif short and pooled is not None and pooled.rejects_up(self.alpha):
+        elif short and proven:
             verdict, why = Verdict.INCONCLUSIVE, f"needs more pairs in {', '.join(short)}"
         else:
             verdict, why = Verdict.INCONCLUSIVE, "no verdict yet"
@@ -121,6 +122,26 @@ class CellJudge:
                 )
             )
         return out
+
+
+def _passes(
+    gate: Gate,
+    spec: MetricSpec,
+    binary: Mapping[str, BinaryStats],
+    pooled: BettingState | None,
+    alpha: float,
+) -> bool:
+    """The pooled non-inferiority test: "worse than maxDegradation" rejected at alpha.
+
+    Binary gates use the count-based mixture of `betting`: on 0/1 outcomes its six fixed bets
+    beat an adaptive bettor, which learns the rare discordant pairs' spread late (on A/A noise
+    at 0.9, 96% pass within 1460 pairs against 85%).
+    """
+    if spec.binary:
+        stats = binary.get(gate.name)
+        drop = min(spec.margin(gate), MAX_BINARY_DROP)
+        return stats is not None and stats.n > 0 and passes(stats, drop, alpha)
+    return pooled is not None and pooled.rejects_up(alpha)
 
 
 def _worst_stratum(
@@ -181,7 +202,7 @@ def _result(
 ) -> GateResult:
     stats = binary.get(name)
     if spec.binary:
-        return _binary_result(name, stats or BinaryStats(), cell, verdict, why, alphas)
+        return _binary_result(name, stats or BinaryStats(), verdict, why, alphas)
     n = cell.n if cell else 0
     sign = 1.0 if spec.higher_is_better else -1.0
     if cell is None or not n:
@@ -198,7 +219,6 @@ def _result(
 def _binary_result(
     name: str,
     stats: BinaryStats,
-    pooled: BettingState | None,
     verdict: Verdict,
     why: str,
     alphas: tuple[float, float],
@@ -210,7 +230,5 @@ def _binary_result(
     minus, zero, plus = stats.baseline_only, stats.ties, stats.canary_only
     lower = count_betting.lower_bound(minus, zero, plus, alphas[0]) if n else -1.0
     upper = count_betting.upper_bound(minus, zero, plus, alphas[1]) if n else 1.0
-    if pooled is not None and pooled.rejects_up(alphas[0]):
-        lower = max(lower, pooled.margin)  # the Pass test's own bound
     reason = f"canary {can:.3g} vs baseline {base:.3g}, {verdict} after {n} pairs ({why})"
     return GateResult(name, verdict, n, base, can, can - base, lower, min(upper, 1.0), reason)
