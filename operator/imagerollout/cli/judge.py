@@ -72,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
     sampler = Sampler(config, AnalysisState(), ocr)
     clients = sampler.clients()
     with sampler.pool() as pool:
-        while not sampler.done():
+        outcome = Outcome.CONTINUE
+        while outcome != Outcome.PROMOTE and not sampler.done():  # stop at the first decision
             sampler.run_batch(pool, clients)
-            _progress(sampler, analysis)
+            outcome = _progress(sampler, analysis)
     results, outcome = evaluate(analysis, sampler.state, sampler.strata, analysis.max_samples)
     report = _report(analysis, sampler, results, outcome)
     _print_table(report)
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT[outcome]
 
 
-def _progress(sampler: Sampler, analysis: Analysis) -> None:
+def _progress(sampler: Sampler, analysis: Analysis) -> Outcome:
     state = sampler.state
     _, outcome = evaluate(analysis, state, sampler.strata, analysis.max_samples)
     line = (
@@ -97,6 +98,7 @@ def _progress(sampler: Sampler, analysis: Analysis) -> None:
         file=sys.stderr,
         flush=True,
     )
+    return outcome
 
 
 def _report(
