@@ -26,3 +26,4 @@ if [ ! -f "$stamp" ] || [ "$root/constraints.txt" -nt "$stamp" ] || [ "$root/pyp
   touch "$stamp"
 fi
 "$root/scripts/build-helm.sh" >/dev/null  # helm for the chart tests (built once from its Go module, then cached)
+"$root/scripts/build-argocd-lua.sh" >/dev/null  # Argo CD's Lua VM for the resource customization tests (built once, then cached)

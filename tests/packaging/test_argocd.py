@@ -130,10 +130,11 @@ def test_discovery_offers_exactly_the_cli_controls() -> None:
 )
 def test_action(case: dict[str, Any]) -> None:
     live = load(ACTIONS / case["inputPath"])
-    assert run_action(case["action"], live) == load(ACTIONS / case["expectedOutputPath"])
+    expected = load(ACTIONS / case["expectedOutputPath"])
+    assert run_action(case["action"], live) == expected
     status_patch, other = action_patches(case["action"], live)
     assert other == {}, "an action must change status only (Argo CD patches /status)"
-    assert status_patch, "the action changed nothing"
+    assert bool(status_patch) == (expected != live), "a patch exactly when the object changes"
 
 
 @pytest.mark.parametrize("action", sorted(set(CONTROLS) - {"pause"}))
@@ -165,15 +166,56 @@ def test_pause_stamps_the_current_utc_time() -> None:
     assert before - timedelta(seconds=1) <= stamped <= after
 
 
-def test_the_sandbox_has_no_string_library(tmp_path: Path) -> None:
-    """Argo CD's VM opens no string library: a script relying on it must fail here too."""
-    for source in ('return {status = string.format("%d", 1)}', 'return {status = ("x"):upper()}'):
-        script = tmp_path / "probe.lua"
+def test_the_sandbox_has_no_string_math_or_os_library(tmp_path: Path) -> None:
+    """Argo CD's VM opens none of them: a script relying on one must fail here too."""
+    script = tmp_path / "probe.lua"
+    for source in (
+        'return {status = string.format("%d", 1)}',
+        'return {status = ("x"):upper()}',
+        "return {status = math.floor(1.5)}",
+        'return {status = os.date("!%Y")}',
+        'return {status = require("string")}',
+    ):
         script.write_text(source)
         with pytest.raises(LuaError):
             run_script(script, {})
-    script.write_text('return {status = os.date("!%Y"), n = #obj.items .. ""}')
-    assert run_script(script, {"items": [1, 2]})["n"] == "2"
+    script.write_text(
+        'local os = require("os")\nreturn {status = os.date("!%Y"), n = #obj.items .. ""}'
+    )
+    assert run_script(script, {"items": [1, 2]}) == {
+        "status": str(datetime.now(UTC).year),
+        "n": "2",
+    }
+
+
+def test_require_os_gives_only_time_and_date(tmp_path: Path) -> None:
+    script = tmp_path / "probe.lua"
+    script.write_text(
+        'local keys = {}\nfor k in pairs(require("os")) do keys[#keys + 1] = k end\n'
+        'table.sort(keys)\nreturn {keys = keys, same = require("os") == require("os")}'
+    )
+    for open_libs in (False, True):
+        assert run_script(script, {}, open_libs=open_libs) == {
+            "keys": ["date", "time"],
+            "same": True,
+        }
+
+
+def test_open_libs_is_only_for_built_in_health_scripts(tmp_path: Path) -> None:
+    """With UseOpenLibs (Argo CD's built-in health scripts), string, math and os are globals."""
+    script = tmp_path / "probe.lua"
+    script.write_text('return {status = string.upper("x") .. math.floor(1.5) .. type(os.exit)}')
+    assert run_script(script, {}, open_libs=True) == {"status": "X1function"}
+    with pytest.raises(LuaError):
+        run_script(script, {})
+
+
+def test_a_table_returned_twice_cannot_be_encoded(tmp_path: Path) -> None:
+    """layeh/gopher-json refuses a table it meets twice, even when not nested in itself."""
+    script = tmp_path / "probe.lua"
+    script.write_text("local t = {a = 1}\nreturn {x = t, y = t}")
+    with pytest.raises(LuaError, match="recursively nested"):
+        run_script(script, {})
 
 
 def test_a_wrong_health_script_fails_its_cases(tmp_path: Path) -> None:

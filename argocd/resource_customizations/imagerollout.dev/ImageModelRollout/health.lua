@@ -1,6 +1,7 @@
 -- Argo CD health check for imagerollout.dev/ImageModelRollout.
--- Argo CD runs it in gopher-lua (Lua 5.1) with only the base, table and (safe) os libraries:
--- no string or math library, so only `..`, tostring and plain table access are used here.
+-- Argo CD runs it from argocd-cm in gopher-lua (Lua 5.1) with only the base, package and table
+-- libraries: no string, math or os global (a safe os, time and date only, is require("os")),
+-- so only `..`, tostring and plain table access are used here.
 --
 --   phase Initialized, Succeeded             -> Healthy
 --   phase Initializing, Progressing, Promoting -> Progressing
