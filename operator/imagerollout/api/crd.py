@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from imagerollout import GROUP, KIND, PLURAL, VERSION
+from imagerollout.api.fields import JsonDict, cel, lit, quoted
 from imagerollout.api.v1alpha1 import RolloutSpec, RolloutStatus
 
 DROPPED_KEYS = {"title", "$defs"}
@@ -20,6 +21,35 @@ PRINTER_COLUMNS = [
     {"name": "Step", "type": "integer", "jsonPath": ".status.currentStepIndex"},
     {"name": "Canary", "type": "string", "jsonPath": ".status.canary.model"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+
+
+# The operator names its Services <name>-primary and <name>-canary, which must be DNS-1035
+# labels: a letter first, then lowercase letters, digits and "-", at most 63 characters.
+DERIVED_SUFFIXES = ("-primary", "-canary")
+DNS_1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+MAX_NAME_LENGTH = 63 - max(len(suffix) for suffix in DERIVED_SUFFIXES)
+_NAME = "self.metadata.name"
+_PRIMARY = quoted(f"{_NAME} + '-primary'")
+_CANARY = quoted(f"{_NAME} + '-canary'")
+NAME_RULES: list[JsonDict] = [
+    cel(
+        f"{_NAME}.matches({lit(DNS_1035_LABEL)})",
+        "metadata.name must start with a letter and hold only lowercase letters, digits and "
+        "'-' (no dots)",
+        f"'metadata.name ' + {quoted(_NAME)} + ' must start with a letter and hold only "
+        'lowercase letters, digits and "-" (no dots): the operator creates the Services \' + '
+        f"{_PRIMARY} + ' and ' + {_CANARY} + "
+        "', which must be DNS-1035 labels'",
+        field_path=".metadata.name",
+    ),
+    cel(
+        f"size({_NAME}) <= {MAX_NAME_LENGTH}",
+        f"metadata.name must be at most {MAX_NAME_LENGTH} characters",
+        f'\'metadata.name "%s" is %d characters; at most {MAX_NAME_LENGTH} fit, so that the '
+        f'Service "%s-primary" is at most 63\'.format([{_NAME}, size({_NAME}), {_NAME}])',
+        field_path=".metadata.name",
+    ),
 ]
 
 
@@ -96,10 +126,16 @@ def crd() -> dict[str, Any]:
                             "type": "object",
                             "description": "Rolls out a new image model in weighted steps.",
                             "required": ["spec"],
+                            "x-kubernetes-validations": NAME_RULES,
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},
-                                "metadata": {"type": "object"},
+                                # Declared so that the name rules' fieldPath resolves; the API
+                                # server allows only name and generateName here.
+                                "metadata": {
+                                    "type": "object",
+                                    "properties": {"name": {"type": "string"}},
+                                },
                                 "spec": spec_schema,
                                 "status": status_schema,
                             },

@@ -12,19 +12,31 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, JsonValue, StringConstraints
 
 from imagerollout.api.fields import (
+    DECIMAL,
     DNS_LABEL,
     DNS_SUBDOMAIN,
     UNIQUE_NAMES,
     ApiModel,
+    JsonDict,
     cel,
     decimal_field,
     duration_field,
     exactly_one,
+    lit,
+    not_blank,
+    quoted,
+    url_has_host,
 )
 
 COUNT_TEMPLATES = ("ErrorRate", "DecoderFailures", "SlowRequests")
 BIG = "100000000"
 TEMPLATE_VARIABLES = ("namespace", "service", "variant", "rollout", "window")
+# A `{{name}}` token, as core/metrics/promql.py finds them (RE2 syntax).
+VARIABLE_TOKEN = r"\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}"
+KNOWN_TOKEN = r"^\{\{\s*(" + "|".join(TEMPLATE_VARIABLES) + r")\s*\}\}$"
+KNOWN_VARIABLES = ", ".join(f"{{{{{name}}}}}" for name in TEMPLATE_VARIABLES)
+# A bucket bound as Prometheus writes it in the `le` label.
+BUCKET_BOUND = r"^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 
 
 class MetricTemplate(StrEnum):
@@ -40,11 +52,38 @@ class SecretRef(ApiModel):
     name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253, description="Secret name.")
 
 
+# A path that means a URL copied from the browser or the API docs, not the server's base URL.
+_API_PATH = r"^[a-zA-Z]+://[^/?#]*(/[^?#]*)?/(api/v1(/|$|[?#])|graph/?($|[?#])|query/?($|[?#]))"
+ADDRESS_RULES: list[JsonValue] = [
+    url_has_host("address", "http://prometheus.monitoring:9090"),
+    cel(
+        f"!self.matches({lit('^[a-zA-Z]+://[^/?#]*@')})",
+        "address must not carry credentials; use authSecretRef",
+        # The value is shown with the credentials masked: error messages end up in logs.
+        "'address ' + "
+        + quoted(
+            "self.substring(0, self.indexOf('://') + 3) + '***' + "
+            "self.substring(self.lastIndexOf('@'))"
+        )
+        + " + ' must not carry credentials; use authSecretRef'",
+    ),
+    cel(
+        f"!self.matches({lit(_API_PATH)}) && !self.matches({lit('[?#]')})",
+        "address must be the base URL of Prometheus, without /api/v1/query",
+        f"'address ' + {quoted('self')} + ' must be the base URL of Prometheus, such as "
+        "http://prometheus.monitoring:9090, without /api/v1/query, a UI page or a query "
+        "string: the operator adds /api/v1/query itself'",
+    ),
+]
+
+
 class PrometheusProvider(ApiModel):
     address: str = Field(
-        description="Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090.",
+        description="Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090 "
+        "(or with a path prefix, e.g. http://mimir/prometheus), without /api/v1/query.",
         pattern=r"^https?://[^\s]+$",
         max_length=512,
+        json_schema_extra={"x-kubernetes-validations": ADDRESS_RULES},
     )
     auth_secret_ref: SecretRef | None = Field(
         None,
@@ -68,16 +107,48 @@ class MetricProvider(ApiModel):
     prometheus: PrometheusProvider | None = Field(None, description="A Prometheus server.")
 
 
+_BOTH = (
+    f"has(self.min) && has(self.max) && self.min.matches({lit(DECIMAL)}) && "
+    f"self.max.matches({lit(DECIMAL)})"
+)
+
+
 class Threshold(ApiModel):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                cel("has(self.min) || has(self.max)", "threshold needs min or max")
+                cel("has(self.min) || has(self.max)", "threshold needs min or max"),
+                cel(
+                    f"!({_BOTH}) || double(self.min) <= double(self.max)",
+                    "threshold min must not exceed max",
+                    f"'threshold min ' + {quoted('self.min')} + ' is greater than max ' + "
+                    f"{quoted('self.max')} + ': every window would breach it'",
+                    field_path=".min",
+                ),
             ]
         }
     )
     min: str | None = decimal_field("The canary's value must be at least this.", BIG, default=None)
     max: str | None = decimal_field("The canary's value must be at most this.", BIG, default=None)
+
+
+QUERY_FIELDS = ("query", "errorsQuery", "countQuery")
+
+
+def _known_variables(field: str) -> JsonDict:
+    """A CEL rule on a metric gate: every `{{name}}` in `field` is a variable or an arg."""
+    known = (
+        f"t.matches({lit(KNOWN_TOKEN)}) || "
+        "(has(self.args) && t.substring(2, size(t) - 2).trim() in self.args)"
+    )
+    tokens = f"self.{field}.findAll({lit(VARIABLE_TOKEN)})"
+    return cel(
+        f"!has(self.{field}) || {tokens}.all(t, {known})",
+        f"{field} uses an unknown template variable",
+        f"'{field} uses unknown variables %s; known: {KNOWN_VARIABLES} and the keys of args'"
+        f".format([{tokens}.filter(t, !({known}))])",
+        field_path=f".{field}",
+    )
 
 
 _COUNT = (
@@ -93,13 +164,37 @@ METRIC_GATE_RULES: list[JsonValue] = [
         "a value gate needs maxDegradation or threshold",
     ),
     cel(f"!has(self.maxRatio) || {_COUNT}", "maxRatio applies to count gates only"),
-    cel("!has(self.maxRatio) || double(self.maxRatio) >= 1.0", "maxRatio must be at least 1"),
+    cel(
+        f"!has(self.maxRatio) || !self.maxRatio.matches({lit(DECIMAL)}) || "
+        "double(self.maxRatio) >= 1.0",
+        "maxRatio must be at least 1",
+        f"'maxRatio must be at least 1, got ' + {quoted('self.maxRatio')}",
+        field_path=".maxRatio",
+    ),
     cel(
         "!has(self.template) || self.template != 'SlowRequests' || "
         "(has(self.args) && 'le' in self.args)",
         'SlowRequests needs args.le, a bucket bound of the latency histogram such as "1.0"',
     ),
     cel("!has(self.maxDegradation) || !(" + _COUNT + ")", "count gates use maxRatio"),
+    cel(
+        "!has(self.template) || self.template != 'SlowRequests' || !has(self.args) || "
+        f"!('le' in self.args) || self.args['le'].matches({lit(BUCKET_BOUND)})",
+        'SlowRequests args.le must be a plain number, a bucket bound such as "2.5"',
+        "'SlowRequests args.le ' + "
+        + quoted("self.args['le']")
+        + " + ' must be a plain number of seconds, as in the le label of the histogram "
+        'buckets, such as "2.5"\'',
+        field_path=".args",
+    ),
+    cel(
+        f"!has(self.args) || self.args.all(k, !(k in {list(TEMPLATE_VARIABLES)}))",
+        "args may not redefine namespace, service, variant, rollout or window",
+        "'args may not redefine %s: the operator sets them'.format("
+        f"[self.args.filter(k, k in {list(TEMPLATE_VARIABLES)})])",
+        field_path=".args",
+    ),
+    *(_known_variables(field) for field in QUERY_FIELDS),
 ]
 
 
@@ -115,19 +210,25 @@ class MetricGate(ApiModel):
     )
     query: str | None = Field(
         None,
+        min_length=1,
         max_length=4096,
+        json_schema_extra={"x-kubernetes-validations": [not_blank("query")]},
         description="PromQL giving one value per arm. Variables: {{namespace}}, {{service}}, "
         "{{variant}}, {{rollout}}, {{window}} and args; values are escaped.",
     )
     errors_query: str | None = Field(
         None,
+        min_length=1,
         max_length=4096,
+        json_schema_extra={"x-kubernetes-validations": [not_blank("errorsQuery")]},
         description="PromQL counting bad events per arm in {{window}}; judged against "
         "countQuery with a sequential rate test.",
     )
     count_query: str | None = Field(
         None,
+        min_length=1,
         max_length=4096,
+        json_schema_extra={"x-kubernetes-validations": [not_blank("countQuery")]},
         description="PromQL counting requests per arm in {{window}}, for the minCount guard.",
     )
     args: dict[str, Annotated[str, StringConstraints(max_length=253)]] = Field(
@@ -183,6 +284,7 @@ class MetricsAnalysis(ApiModel):
     alpha: str = decimal_field(
         "False-rollback rate of the count gates' sequential tests, split across them.",
         "0.5",
+        positive=True,
         default="0.05",
     )
     inconclusive: MetricsInconclusive = Field(

@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, JsonValue, StringConstraints
 
 from imagerollout.api.fields import (
+    DECIMAL,
     DNS_LABEL,
     DNS_SUBDOMAIN,
     UNIQUE_NAMES,
@@ -20,6 +21,9 @@ from imagerollout.api.fields import (
     decimal_field,
     duration_field,
     exactly_one,
+    lit,
+    quoted,
+    url_has_host,
 )
 from imagerollout.api.metric_gates import MetricsAnalysis, MetricsStatus
 
@@ -104,7 +108,46 @@ class InconclusivePolicy(StrEnum):
     ABORT = "Abort"
 
 
+# The largest maxDegradation with which a gate can still fail, in the metric's unit: the
+# metric's whole range (core/quality/gates.py METRICS), or a generous cap where it has none.
+DEGRADATION_BOUNDS: dict[Metric, tuple[str, str]] = {
+    Metric.OCR_ACCURACY: ("100", "percentage points"),
+    Metric.OCR_EDIT_DISTANCE: ("1", "(the normalized edit distance is 0..1)"),
+    Metric.SHARPNESS: ("5", "(log10 of the Laplacian variance)"),
+    Metric.EXPOSURE: ("1", "(exposure is 0..1)"),
+    Metric.NOISE: ("255", "grey levels"),
+    Metric.COLORFULNESS: ("500", "(colorfulness is 0 to about 470)"),
+    Metric.SSIM: ("1", "(SSIM is at most 1)"),
+    Metric.PHASH: ("64", "bits"),
+    Metric.LATENCY: ("600", "seconds"),
+    Metric.LATENCY_RATIO: ("1000", "percent (11 times slower)"),
+    Metric.COST_PER_IMAGE: ("1000", "(currency per image)"),
+    Metric.ERRORS: ("100", "percentage points"),
+}
+
+
+def _by_metric(values: dict[Metric, str], otherwise: str) -> str:
+    """CEL: the value for self.metric, as a chain of conditionals (no map lookup to fail)."""
+    chain = otherwise
+    for metric, value in reversed(values.items()):
+        chain = f"self.metric == '{metric.value}' ? {value} : {chain}"
+    return f"({chain})"
+
+
+def _degradation_rule() -> JsonValue:
+    bound = _by_metric({m: repr(float(b)) for m, (b, _) in DEGRADATION_BOUNDS.items()}, "1000.0")
+    text = _by_metric({m: f"'{b} {u}'" for m, (b, u) in DEGRADATION_BOUNDS.items()}, "''")
+    return cel(
+        f"!self.maxDegradation.matches({lit(DECIMAL)}) || double(self.maxDegradation) <= {bound}",
+        "maxDegradation is more than the metric allows, so the gate could never fail",
+        f"'maxDegradation ' + {quoted('self.maxDegradation')} + ' is more than ' + "
+        f"self.metric + ' allows, so the gate could never fail: at most ' + {text}",
+        field_path=".maxDegradation",
+    )
+
+
 class Gate(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [_degradation_rule()]})
     name: str = Field(
         description="Gate name, used in status and events.", pattern=DNS_LABEL, max_length=63
     )
@@ -113,10 +156,11 @@ class Gate(ApiModel):
         "How much worse the canary may be: percentage points for OCRAccuracy and Errors "
         "(failed requests), percent for LatencyRatio (25: a quarter slower), otherwise the "
         "metric's unit (seconds for Latency, log10 for Sharpness, edit distance 0..1, SSIM "
-        "0..1, pHash bits).",
+        "0..1, pHash bits). Each metric has its own upper bound, such as 100 points for "
+        "OCRAccuracy, 1 for SSIM and 64 bits for PHash.",
         "1000",
     )
-    strata: list[Annotated[str, StringConstraints(max_length=63)]] = Field(
+    strata: list[Annotated[str, StringConstraints(min_length=1, max_length=63)]] = Field(
         default_factory=list,
         max_length=16,
         description="Strata the gate judges, each separately; empty means every stratum "
@@ -126,7 +170,13 @@ class Gate(ApiModel):
 
 class ConfigMapKeyRef(ApiModel):
     name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
-    key: str = Field("suite.yaml", max_length=253)
+    key: str = Field(
+        "suite.yaml",
+        description="Key of the suite YAML in the ConfigMap.",
+        min_length=1,
+        max_length=253,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+    )
 
 
 class SuiteRef(ApiModel):
@@ -141,10 +191,34 @@ class Endpoint(ApiModel):
         "endpoint allowlist.",
         pattern=r"^https?://[^\s]+$",
         max_length=512,
+        json_schema_extra={
+            "x-kubernetes-validations": [url_has_host("url", "http://imagegen-canary:8080")]
+        },
     )
 
 
+def _trimmed(url: str) -> str:
+    """CEL: the URL compared case-insensitively, without a trailing slash."""
+    return f"({url}.endsWith('/') ? {url}.substring(0, size({url}) - 1) : {url}).lowerAscii()"
+
+
 class Endpoints(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "!has(self.baseline) || !has(self.canary) || "
+                    f"{_trimmed('self.baseline.url')} != {_trimmed('self.canary.url')}",
+                    "the canary URL must differ from the baseline URL",
+                    "'canary url ' + "
+                    + quoted("self.canary.url")
+                    + " + ' is the baseline url: the baseline would be judged against itself "
+                    "and every gate would pass'",
+                    field_path=".canary.url",
+                )
+            ]
+        }
+    )
     baseline: Endpoint | None = Field(None, description="Defaults to the primary Service.")
     canary: Endpoint | None = Field(None, description="Defaults to the canary Service.")
 
@@ -159,8 +233,19 @@ class Stage0(ApiModel):
 class Evidence(ApiModel):
     path: str = Field(
         "/var/lib/imagerollout/evidence",
+        min_length=1,
         max_length=1024,
-        description="Filesystem path or PVC mount.",
+        description="Absolute filesystem path, such as a PVC mount.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "self.startsWith('/')",
+                    "evidence.path must be an absolute path",
+                    f"'evidence.path ' + {quoted('self')} + ' must be an absolute path, such as "
+                    "/var/lib/imagerollout/evidence'",
+                )
+            ]
+        },
     )
     retain_rollouts: int = Field(10, ge=1, le=1000, description="Rollouts kept on disk.")
 
@@ -169,7 +254,13 @@ class Analysis(ApiModel):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
-                cel("self.minSamples <= self.maxSamples", "minSamples must not exceed maxSamples")
+                cel(
+                    "self.minSamples <= self.maxSamples",
+                    "minSamples must not exceed maxSamples",
+                    "'minSamples must not exceed maxSamples, got minSamples %d and maxSamples %d'"
+                    ".format([self.minSamples, self.maxSamples])",
+                    field_path=".minSamples",
+                )
             ]
         }
     )
@@ -185,7 +276,7 @@ class Analysis(ApiModel):
         json_schema_extra={"x-kubernetes-validations": [UNIQUE_NAMES]},
     )
     alpha: str = decimal_field(
-        "Total false-rollback rate, split across gates.", "0.5", default="0.05"
+        "Total false-rollback rate, split across gates.", "0.5", positive=True, default="0.05"
     )
     min_samples: int = Field(30, ge=1, le=100000, description="Pairs needed at each step.")
     max_samples: int = Field(
@@ -229,11 +320,13 @@ STEP_RULES: list[JsonValue] = [
     cel(
         "self.all(s, self.exists_one(t, t.weight == s.weight)) && self.map(s, s.weight).isSorted()",
         "step weights must be strictly increasing",
+        "'step weights must be strictly increasing, got %s'.format([self.map(s, s.weight)])",
     ),
     # An empty list is left to minItems; indexing it would fail with "index out of bounds".
     cel(
         "size(self) == 0 || self[size(self) - 1].weight == 100",
         "the last step must set weight 100",
+        "'the last step must set weight 100, got %d'.format([self[size(self) - 1].weight])",
     ),
 ]
 

@@ -24,8 +24,10 @@ from imagerollout.core.quality.gating import (
     step_allows_completion,
 )
 from imagerollout.core.rollout.actions import Decision, EnsurePrimary, EnsureServices, ScaleCanary
+from imagerollout.core.rollout.conditions import find
 from imagerollout.core.rollout.draft import Draft
 from imagerollout.core.rollout.revision import primary_selector
+from imagerollout.core.rollout.spec_check import spec_problem
 from imagerollout.core.rollout.steps import advance_if_done, set_weight
 
 ROLLING = (Phase.PROGRESSING, Phase.PAUSED, Phase.PROMOTING)
@@ -46,7 +48,11 @@ def decide(
             set_weight(d, obs, 0, "target missing")
         d.condition(R.INVALID_SPEC, True, R.TARGET_NOT_FOUND, message)
         return d.phase(Phase.DEGRADED, message)
-    d.condition(R.INVALID_SPEC, False, R.SPEC_VALID)
+    problem = spec_problem(spec)
+    if problem is None:
+        d.condition(R.INVALID_SPEC, False, R.SPEC_VALID)
+    elif obs.route.error is None:  # else the routing error takes the condition, below
+        _report_invalid_spec(d, problem)
     if not obs.services_ready:
         d.act(EnsureServices(primary_selector(target.selector), dict(target.selector)))
     if (
@@ -64,6 +70,8 @@ def decide(
         return _routing_error(spec, d, obs.route.error)
     if target.revision == status.stable.revision:
         return _steady(d, target, obs)
+    if problem is not None and _would_start(status, target):
+        return _held_invalid(d, problem)
     if status.canary is None or status.canary.revision != target.revision:
         _start(spec, d, target)
         if d.before.phase in ROLLING:  # the old canary's traffic must not reach the new one
@@ -75,6 +83,8 @@ def decide(
     promoting = obs.primary.revision == target.revision  # only _promote does that
     if promoting or d.status.promote_full or d.status.current_step_index == len(spec.steps):
         return _promote(spec, d, target, obs.primary, obs)
+    if problem is not None:
+        return _held_invalid(d, problem)
     if obs.analysis is not None and obs.analysis.error is not None:
         return _analysis_error(d, obs.analysis.error)
     verdict = judge_pass(spec, d, obs)
@@ -185,6 +195,28 @@ def _blocked(
 def _routing_error(spec: RolloutSpec, d: Draft, error: str) -> Decision:
     d.condition(R.INVALID_SPEC, True, R.TRAFFIC_ROUTING_ERROR, error)
     return d.phase(d.before.phase or Phase.INITIALIZING, f"traffic routing: {error}")
+
+
+def _report_invalid_spec(d: Draft, problem: str) -> None:
+    """InvalidSpec with the problem; a Warning event when it is new."""
+    before = find(d.before.conditions, R.INVALID_SPEC)
+    if before is None or before.status != "True" or before.message != problem:
+        d.event(R.INVALID_SPEC, problem, warning=True)
+    d.condition(R.INVALID_SPEC, True, R.INVALID_SPEC, problem)
+
+
+def _would_start(status: RolloutStatus, target: DeploymentView) -> bool:
+    """This pass would start (or retry) a rollout of the target."""
+    if status.canary is None or status.canary.revision != target.revision:
+        return True
+    return status.phase == Phase.DEGRADED and not status.abort
+
+
+def _held_invalid(d: Draft, problem: str) -> Decision:
+    """Nothing moves until the spec is fixed: no rollout starts, the weight stays where it is
+    (an abort or a promotion in progress still goes ahead)."""
+    phase = d.before.phase if d.before.phase in ROLLING else Phase.DEGRADED
+    return d.phase(phase, f"invalid spec, traffic held: {problem}")
 
 
 def _analysis_error(d: Draft, error: str) -> Decision:
