@@ -13,6 +13,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from imagerollout.api.v1alpha1 import Analysis, Phase, RolloutSpec, RolloutStatus
 from imagerollout.controller.metric_reader import read_metrics
 from imagerollout.controller.observe import deployment_view
@@ -27,7 +29,7 @@ from imagerollout.core.rollout.actions import (
     ScaleCanary,
     SetWeight,
 )
-from imagerollout.core.rollout.decide import decide
+from imagerollout.core.rollout.decide import decide, unreadable_spec
 from imagerollout.kube import objects
 from imagerollout.kube.client import ConflictError, Kube
 from imagerollout.providers.traffic.gateway_api import GatewayAPIRouter
@@ -73,8 +75,15 @@ def reconcile(
             if samplers is not None:
                 samplers.stop(key)
             return None
-        spec = RolloutSpec.model_validate(rollout["spec"])
         status = RolloutStatus.model_validate(rollout.get("status") or {})
+        try:
+            spec = RolloutSpec.model_validate(rollout["spec"])
+        except ValidationError as err:
+            problem = _first_problem(err)
+            decision = unreadable_spec(
+                status, now(), rollout["metadata"].get("generation"), problem
+            )
+            return _record(kube, rollout, status, decision)
         router = router_for(kube, spec, namespace, name)
         observations = observe(kube, spec, namespace, name, router)
         if samplers is not None:
@@ -103,6 +112,24 @@ def reconcile(
             samplers.stop(key)
         return decision
     raise ConflictError(409, f"status of {namespace}/{name} kept changing; will retry")
+
+
+def _first_problem(err: ValidationError) -> str:
+    problem = err.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in problem["loc"])
+    return f"spec.{where}: {problem['msg']} (value {problem.get('input')!r})"
+
+
+def _record(kube: Kube, rollout: Object, status: RolloutStatus, decision: Decision) -> Decision:
+    """Write a decision that has no actions: its status (once) and its events."""
+    if decision.status != status:
+        namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
+        kube.write_rollout_status(
+            namespace, name, rollout["metadata"]["resourceVersion"], _dump(decision)
+        )
+    for event in decision.events:
+        kube.emit_event(rollout, event.reason, event.message, event.warning)
+    return decision
 
 
 def observe_analysis(

@@ -29,7 +29,7 @@ from imagerollout.core.rollout.actions import (
     SetWeight,
 )
 from imagerollout.core.rollout.conditions import find
-from imagerollout.core.rollout.decide import decide
+from imagerollout.core.rollout.decide import decide, unreadable_spec
 from tests.core.builders import (
     CANARY,
     CANARY_IMAGE,
@@ -1019,3 +1019,16 @@ def test_primary_lost_while_stable_is_recreated() -> None:
     assert ensured == [STABLE_REV]
     assert mismatched_primaries(decision.actions) == []
     assert (decision.status.phase, decision.events) == (Phase.INITIALIZING, ())
+
+
+def test_a_stored_spec_the_models_reject_is_reported_in_status_and_once_as_an_event() -> None:
+    status = rolling(1, 25)
+    first = unreadable_spec(status, NOW, 3, "spec.analysis.alpha: must be > 0 (value '0')")
+    assert first.actions == ()
+    assert first.status.canary_weight == 25
+    assert "spec cannot be read: spec.analysis.alpha" in (first.status.message or "")
+    invalid = next(c for c in first.status.conditions if c.type == R.INVALID_SPEC)
+    assert (invalid.status, invalid.reason) == ("True", R.INVALID_SPEC)
+    assert [e.reason for e in first.events if e.warning] == [R.INVALID_SPEC]
+    again = unreadable_spec(first.status, NOW, 3, "spec.analysis.alpha: must be > 0 (value '0')")
+    assert R.INVALID_SPEC not in [e.reason for e in again.events]

@@ -197,6 +197,19 @@ def _routing_error(spec: RolloutSpec, d: Draft, error: str) -> Decision:
     return d.phase(d.before.phase or Phase.INITIALIZING, f"traffic routing: {error}")
 
 
+def unreadable_spec(
+    status: RolloutStatus, now: datetime, generation: int | None, problem: str
+) -> Decision:
+    """A stored spec the models reject (admission was looser when it was written).
+
+    Nothing moves without a spec: the route keeps its weight, and status and a Warning event
+    say what to fix.
+    """
+    d = Draft(status, now, generation)
+    _report_invalid_spec(d, f"spec cannot be read: {problem}")
+    return d.phase(status.phase or Phase.DEGRADED, f"spec cannot be read: {problem}")
+
+
 def _report_invalid_spec(d: Draft, problem: str) -> None:
     """InvalidSpec with the problem; a Warning event when it is new."""
     before = find(d.before.conditions, R.INVALID_SPEC)
