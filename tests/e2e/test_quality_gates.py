@@ -53,7 +53,11 @@ def test_a_logo_regression_is_rolled_back_at_stage0_naming_the_stratum(
         demo_server(tmp_path, "baseline") as baseline,
         demo_server(tmp_path, "canary", *LOGO_REGRESSION) as canary,
     ):
-        deploy_with_analysis(env, analysis(baseline, canary, tmp_path / "evidence"))
+        # Strata are drawn at random (weight 1/4 for logos): 128 stage-0 pairs hold 32 logo
+        # pairs on average, and fewer than the ~16 the text/logos Fail needs once in a thousand.
+        stage0 = {"samples": 128, "batchSize": 8}
+        gates = analysis(baseline, canary, tmp_path / "evidence", stage0=stage0)
+        deploy_with_analysis(env, gates)
         watch = RouteWatch(env.cluster.kubeconfig, env.namespace, NAME)
         try:
             env.set_model("v2")
