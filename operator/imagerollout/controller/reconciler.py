@@ -98,16 +98,11 @@ def reconcile(
             metrics.decision_seconds.observe(time.perf_counter() - started)
         for action in decision.actions:
             apply(kube, router, rollout, spec, observations, action)
-        if decision.status != status:
-            try:
-                kube.write_rollout_status(
-                    namespace, name, rollout["metadata"]["resourceVersion"], _dump(decision)
-                )
-            except ConflictError:
-                log.info("status of %s/%s changed meanwhile; deciding again", namespace, name)
-                continue
-        for event in decision.events:
-            kube.emit_event(rollout, event.reason, event.message, event.warning)
+        try:
+            _record(kube, rollout, status, decision)
+        except ConflictError:
+            log.info("status of %s/%s changed meanwhile; deciding again", namespace, name)
+            continue
         if samplers is not None and decision.status.phase not in SAMPLING_PHASES:
             samplers.stop(key)
         return decision
@@ -121,7 +116,7 @@ def _first_problem(err: ValidationError) -> str:
 
 
 def _record(kube: Kube, rollout: Object, status: RolloutStatus, decision: Decision) -> Decision:
-    """Write a decision that has no actions: its status (once) and its events."""
+    """Write a decision's status when it changed, then post its events (a lost write posts none)."""
     if decision.status != status:
         namespace, name = rollout["metadata"]["namespace"], rollout["metadata"]["name"]
         kube.write_rollout_status(

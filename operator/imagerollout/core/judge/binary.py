@@ -79,7 +79,7 @@ def binary_gate(
     _check(stats, max_drop, alpha, min_samples)
     bets = fast_bets(max_drop, design_drop, design_baseline)
     verdict, why = _decide(stats, max_drop, alpha, min_samples, bets)
-    return _result(gate, stats, alpha, verdict, why)
+    return binary_result(gate, stats, verdict, why, alpha, alpha)
 
 
 def binary_verdict(
@@ -155,13 +155,21 @@ def _decide(
     return Verdict.INCONCLUSIVE, "no verdict yet"
 
 
-def _result(gate: str, stats: BinaryStats, alpha: float, verdict: Verdict, why: str) -> GateResult:
+def binary_result(
+    gate: str,
+    stats: BinaryStats,
+    verdict: Verdict,
+    why: str,
+    lower_alpha: float,
+    upper_alpha: float,
+) -> GateResult:
+    """Rates from the counts; the betting sequence's bounds, each side at its own level."""
     n = stats.n
     base = (stats.both + stats.baseline_only) / n if n else 0.0
     can = (stats.both + stats.canary_only) / n if n else 0.0
     minus, zero, plus = stats.baseline_only, stats.ties, stats.canary_only
-    lower = betting.lower_bound(minus, zero, plus, alpha) if n else -1.0
-    upper = betting.upper_bound(minus, zero, plus, alpha) if n else 1.0
+    lower = betting.lower_bound(minus, zero, plus, lower_alpha) if n else -1.0
+    upper = betting.upper_bound(minus, zero, plus, upper_alpha) if n else 1.0
     reason = f"canary {can:.2f} vs baseline {base:.2f}, {verdict} after {n} pairs ({why})"
     return GateResult(gate, verdict, n, base, can, can - base, lower, upper, reason)
 

@@ -24,10 +24,10 @@ from typing import Any
 from imagerollout.api.v1alpha1 import Analysis, Gate, Metric
 from imagerollout.core.judge import BinaryStats, ContinuousStats, GateResult, Outcome, judge
 from imagerollout.core.judge.wsr import BettingState, new_state
-from imagerollout.core.quality.cells import CellJudge, Cells, StratumInfo
+from imagerollout.core.quality.cells import CellJudge, Cells, StratumInfo, gate_key
+from imagerollout.core.quality.gates import METRICS, PairScores, difference, feeds, gates_of
 
 __all__ = ["AnalysisState", "StratumInfo", "evaluate", "planned_cells", "record"]
-from imagerollout.core.quality.gates import METRICS, PairScores, difference, gates_of
 
 # The before/after snapshot on-call reads: tracked whatever gates are configured.
 SNAPSHOT_TEXT, SNAPSHOT_LATENCY, SNAPSHOT_COST = "typography", "latency", "cost"
@@ -68,15 +68,9 @@ class AnalysisState:
         )
 
 
-def gate_key(gate: Gate, stratum: str) -> str:
-    return f"{gate.name}/{stratum}"
-
-
 def applies(gate: Gate, pair: PairScores) -> bool:
-    spec = METRICS[gate.metric]
-    in_strata = not gate.strata or pair.stratum in gate.strata
     judged = pair.both_ok or gate.metric == Metric.ERRORS
-    return in_strata and judged and (pair.has_text or not spec.text_only)
+    return judged and feeds(gate, pair.stratum, pair.has_text)
 
 
 def record(state: AnalysisState, gates: Sequence[Gate], pair: PairScores) -> AnalysisState:
@@ -118,7 +112,7 @@ def _bet(
     clip, margin = spec.clip(gate), -spec.margin(gate)
     cell = betting.get(key)
     if cell is None or (cell.clip, cell.margin) != (clip, margin):
-        cell = new_state(clip, max(margin, -clip * 0.999))
+        cell = new_state(clip, margin)
     betting[key] = cell.add(values[2], baseline=values[0], canary=values[1])
 
 
@@ -140,15 +134,9 @@ def planned_cells(gates: Sequence[Gate], strata: Sequence[StratumInfo]) -> list[
     """Each gate with the strata it can be fed: fixed up front, so alpha splits evenly."""
     planned = []
     for gate in gates:
-        spec = METRICS[gate.metric]
-        fed = [
-            s
-            for s in strata
-            if (not gate.strata or s.name in gate.strata) and (s.has_text or not spec.text_only)
-        ]
+        fed = tuple(s for s in strata if feeds(gate, s.name, s.has_text))
         if fed:
-            per_stratum = () if gate.metric == Metric.ERRORS else tuple(fed)
-            planned.append(Cells(gate, per_stratum, tuple(fed)))
+            planned.append(Cells(gate, () if gate.metric == Metric.ERRORS else fed))
     return planned
 
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 from imagerollout.api.v1alpha1 import Gate, Metric
 from imagerollout.core.judge import BinaryStats, GateResult, Verdict
-from imagerollout.core.judge import betting as count_betting
-from imagerollout.core.judge.binary import failure, fast_bets, passes
+from imagerollout.core.judge.binary import binary_result, failure, fast_bets, passes
 from imagerollout.core.judge.wsr import BettingState
 from imagerollout.core.quality.gates import METRICS, MetricSpec
 
@@ -38,7 +37,16 @@ class StratumInfo:
 class Cells:
     gate: Gate
     strata: tuple[StratumInfo, ...]  # a Fail cell each (none for Errors: judged pooled)
-    fed: tuple[StratumInfo, ...]  # the strata pooled into the gate
+
+
+def gate_key(gate: Gate, stratum: str) -> str:
+    """A stratum's cell of a gate; the gate's own (pooled) cell is keyed by its name."""
+    return f"{gate.name}/{stratum}"
+
+
+def stratum_cell(name: str) -> bool:
+    """A result named by gate_key, not a gate's own (gate names are DNS labels: no "/")."""
+    return "/" in name
 
 
 class CellJudge:
@@ -80,7 +88,7 @@ class CellJudge:
     ) -> list[GateResult]:
         gate, spec = cells.gate, METRICS[cells.gate.metric]
         pooled_alpha, cell_alpha = self.fail_alphas(cells)
-        keys = [(f"{gate.name}/{s.name}", s) for s in cells.strata]
+        keys = [(gate_key(gate, s.name), s) for s in cells.strata]
         failed = {k: _failure(gate, spec, k, binary, betting, cell_alpha) for k, _ in keys}
         pooled_fail = _failure(gate, spec, gate.name, binary, betting, pooled_alpha)
         if pooled_fail is not None and keys:
@@ -91,9 +99,8 @@ class CellJudge:
         proven = _passes(gate, spec, binary, pooled, self.alpha)
         short = [
             s.name
-            for s in cells.strata
-            if _n(binary, betting, f"{gate.name}/{s.name}")
-            < max(s.min_samples, MIN_SAMPLES_PER_STRATUM)
+            for key, s in keys
+            if _n(binary, betting, key) < max(s.min_samples, MIN_SAMPLES_PER_STRATUM)
         ]
         if not cells.strata and _n(binary, betting, gate.name) < MIN_SAMPLES_PER_STRATUM:
             short = ["all strata"]
@@ -139,8 +146,7 @@ def _passes(
     """
     if spec.binary:
         stats = binary.get(gate.name)
-        drop = min(spec.margin(gate), MAX_BINARY_DROP)
-        return stats is not None and stats.n > 0 and passes(stats, drop, alpha)
+        return stats is not None and stats.n > 0 and passes(stats, _drop(spec, gate), alpha)
     return pooled is not None and pooled.rejects_up(alpha)
 
 
@@ -165,6 +171,11 @@ def _worst_stratum(
     return f"worst stratum {key}"
 
 
+def _drop(spec: MetricSpec, gate: Gate) -> float:
+    """A binary gate's margin as a drop in rate, below 1 (the tests need a possible drop)."""
+    return min(spec.margin(gate), MAX_BINARY_DROP)
+
+
 def _n(binary: Mapping[str, BinaryStats], betting: Mapping[str, BettingState], key: str) -> int:
     cell = betting.get(key) or binary.get(key)
     return cell.n if cell else 0
@@ -182,7 +193,7 @@ def _failure(
         stats = binary.get(key)
         if stats is None or not stats.n:
             return None
-        drop = min(spec.margin(gate), MAX_BINARY_DROP)
+        drop = _drop(spec, gate)
         design = ERRORS_DESIGN if gate.metric == Metric.ERRORS else (None, 0.9)
         return failure(stats, drop, alpha, fast_bets(drop, *design))
     cell = betting.get(key)
@@ -200,9 +211,8 @@ def _result(
     why: str,
     alphas: tuple[float, float],
 ) -> GateResult:
-    stats = binary.get(name)
     if spec.binary:
-        return _binary_result(name, stats or BinaryStats(), verdict, why, alphas)
+        return binary_result(name, binary.get(name) or BinaryStats(), verdict, why, *alphas)
     n = cell.n if cell else 0
     sign = 1.0 if spec.higher_is_better else -1.0
     if cell is None or not n:
@@ -214,21 +224,3 @@ def _result(
         base, can = spec.show(cell.sum_b / n), spec.show(cell.sum_c / n)
     reason = f"canary {can:.4g} vs baseline {base:.4g}, {verdict} after {n} pairs ({why})"
     return GateResult(name, verdict, n, base, can, effect, lower, upper, reason)
-
-
-def _binary_result(
-    name: str,
-    stats: BinaryStats,
-    verdict: Verdict,
-    why: str,
-    alphas: tuple[float, float],
-) -> GateResult:
-    """Rates from the counts, bounds from the count-based betting sequence (exact)."""
-    n = stats.n
-    base = (stats.both + stats.baseline_only) / n if n else 0.0
-    can = (stats.both + stats.canary_only) / n if n else 0.0
-    minus, zero, plus = stats.baseline_only, stats.ties, stats.canary_only
-    lower = count_betting.lower_bound(minus, zero, plus, alphas[0]) if n else -1.0
-    upper = count_betting.upper_bound(minus, zero, plus, alphas[1]) if n else 1.0
-    reason = f"canary {can:.3g} vs baseline {base:.3g}, {verdict} after {n} pairs ({why})"
-    return GateResult(name, verdict, n, base, can, can - base, lower, min(upper, 1.0), reason)

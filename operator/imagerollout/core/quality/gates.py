@@ -165,6 +165,12 @@ def gates_of(analysis: Analysis) -> list[Gate]:
     return gates
 
 
+def feeds(gate: Gate, stratum: str, has_text: bool) -> bool:
+    """The gate judges this stratum: listed (or none listed), and with text for OCR metrics."""
+    listed = not gate.strata or stratum in gate.strata
+    return listed and (has_text or not METRICS[gate.metric].text_only)
+
+
 def difference(spec: MetricSpec, pair: PairScores) -> tuple[float, float, float] | None:
     """(baseline, canary, oriented difference) for one pair, or None when a value is missing."""
     baseline, canary = spec.extract(pair, False), spec.extract(pair, True)

@@ -37,6 +37,7 @@ from imagerollout.core.quality.analysis import (
     AnalysisState,
     evaluate,
 )
+from imagerollout.core.quality.cells import stratum_cell
 from imagerollout.core.quality.gates import METRICS
 from imagerollout.core.rollout.draft import Draft
 
@@ -149,9 +150,11 @@ def handle_inconclusive(spec: RolloutSpec, d: Draft, verdict: GateVerdict) -> bo
 
 def _announce(d: Draft, before: AnalysisStatus, results: list[GateResult]) -> None:
     previous = {g.gate: g.verdict for g in before.gates}
-    named = {r.gate.split("/")[0] for r in results if "/" in r.gate and r.verdict == Verdict.FAIL}
+    named = {
+        r.gate.split("/")[0] for r in results if stratum_cell(r.gate) and r.verdict == Verdict.FAIL
+    }
     for result in results:
-        if "/" in result.gate and result.verdict != Verdict.FAIL:
+        if stratum_cell(result.gate) and result.verdict != Verdict.FAIL:
             continue  # a stratum passes with its gate: one event for the gate says it
         if result.gate in named:
             continue  # the failing strata name the regression: no second event for the gate
@@ -167,7 +170,7 @@ def _told(result: GateResult) -> str:
 def _worst_first(results: list[GateResult]) -> list[GateResult]:
     """Fail, Inconclusive, Pass; within each, a gate's strata before the gate itself."""
     order = {Verdict.FAIL: 0, Verdict.INCONCLUSIVE: 1, Verdict.PASS: 2}
-    return sorted(results, key=lambda r: (order[r.verdict], "/" not in r.gate, r.gate))
+    return sorted(results, key=lambda r: (order[r.verdict], not stratum_cell(r.gate), r.gate))
 
 
 def _num(value: float) -> str:
@@ -230,6 +233,6 @@ def _rate(stats: BinaryStats, canary: bool) -> float:
 
 
 def _summary(results: list[GateResult], samples: int) -> str:
-    gates = [r for r in results if "/" not in r.gate]  # a gate, not one of its strata
+    gates = [r for r in results if not stratum_cell(r.gate)]
     passed = sum(r.verdict == Verdict.PASS for r in gates)
     return f"{passed}/{len(gates)} gates passed after {samples} pairs"
