@@ -49,6 +49,11 @@ def stratum_cell(name: str) -> bool:
     return "/" in name
 
 
+def cell_gate(name: str) -> str:
+    """The gate a result belongs to: the name before gate_key's "/" (a gate's own: itself)."""
+    return name.split("/", 1)[0]
+
+
 class CellJudge:
     def __init__(self, alpha: float, planned: list[Cells]) -> None:
         if not 0.0 < alpha < 1.0:

@@ -37,7 +37,7 @@ from imagerollout.core.quality.analysis import (
     AnalysisState,
     evaluate,
 )
-from imagerollout.core.quality.cells import stratum_cell
+from imagerollout.core.quality.cells import cell_gate, stratum_cell
 from imagerollout.core.quality.gates import METRICS
 from imagerollout.core.rollout.draft import Draft
 
@@ -151,7 +151,7 @@ def handle_inconclusive(spec: RolloutSpec, d: Draft, verdict: GateVerdict) -> bo
 def _announce(d: Draft, before: AnalysisStatus, results: list[GateResult]) -> None:
     previous = {g.gate: g.verdict for g in before.gates}
     named = {
-        r.gate.split("/")[0] for r in results if stratum_cell(r.gate) and r.verdict == Verdict.FAIL
+        cell_gate(r.gate) for r in results if stratum_cell(r.gate) and r.verdict == Verdict.FAIL
     }
     for result in results:
         if stratum_cell(result.gate) and result.verdict != Verdict.FAIL:
