@@ -12,7 +12,7 @@ import yaml
 from lupa import lua51  # type: ignore[import-untyped]
 
 from imagerollout.api.v1alpha1 import Phase
-from imagerollout.cli.main import CONTROLS
+from imagerollout.cli.controls import CONTROLS
 from imagerollout.core import reasons
 from tests.packaging.argocd_cm import PATCH_FILE
 from tests.packaging.argocd_cm import render as render_cm

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from imagerollout.cli.main import CONTROLS
+from imagerollout.cli.controls import CONTROLS
 from imagerollout.core import reasons
 from tests.packaging.argocd_cm import KEY, PATCH_FILE
 from tests.packaging.argocd_lua import (

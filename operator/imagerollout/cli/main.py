@@ -1,4 +1,5 @@
-"""`imagerollout run | crd | ctl`: the operator, the CRD generator and on-call controls."""
+"""`imagerollout run | crd | judge | ctl`: the operator, the CRD generator, the judge for CI and
+the on-call controls (`ctl` is kept for scripts; `kubectl imr` is the on-call tool)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,8 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
-CONTROLS: dict[str, dict[str, Any]] = {
-    "promote": {"promoteStep": True, "pauseConditions": None},
-    "promote-full": {"promoteFull": True, "pauseConditions": None},
-    "abort": {"abort": True},
-    "retry": {"abort": False},
-    "pause": {"pauseConditions": [{"reason": "ManualPause", "startTime": None}]},
-    "resume": {"pauseConditions": None},
-}
+from imagerollout.cli.controls import CONTROLS, apply_control
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     crd = commands.add_parser("crd", help="print or write the generated CRD")
     crd.add_argument("--output", type=Path)
-    ctl = commands.add_parser("ctl", help="pause, resume, promote, abort or retry a rollout")
+    ctl = commands.add_parser("ctl", help="the same as `kubectl imr ACTION NAME`")
     ctl.add_argument("action", choices=sorted(CONTROLS))
     ctl.add_argument("name")
     ctl.add_argument("-n", "--namespace", default="default")
@@ -63,16 +56,10 @@ def _crd(output: Path | None) -> int:
 
 
 def _ctl(action: str, name: str, namespace: str) -> int:
-    from imagerollout.controller.reconciler import utc_now
-    from imagerollout.core.durations import format_time
     from imagerollout.kube.client import Kube, load_config
 
     load_config()
-    patch: dict[str, Any] = dict(CONTROLS[action])
-    if action == "pause":
-        patch["pauseConditions"] = [{"reason": "ManualPause", "startTime": format_time(utc_now())}]
-    Kube().patch_rollout_status(namespace, name, patch)
-    print(f"imagemodelrollout {namespace}/{name}: {action} requested")
+    print(apply_control(Kube(), namespace, name, action))
     return 0
 
 

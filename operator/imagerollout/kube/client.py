@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client, config, watch
 
 from imagerollout import GROUP, KIND, PLURAL, VERSION
 
@@ -48,6 +49,15 @@ def load_config() -> None:
         config.load_kube_config()  # type: ignore[no-untyped-call]
 
 
+def current_namespace() -> str:
+    """The namespace of the kubeconfig's current context, as kubectl uses it ("default")."""
+    try:
+        _, active = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+    except (config.ConfigException, FileNotFoundError):
+        return "default"
+    return str((active or {}).get("context", {}).get("namespace") or "default")
+
+
 def _split(api_version: str) -> tuple[str, str]:
     group, _, version = api_version.rpartition("/")
     return group, version
@@ -65,13 +75,23 @@ class Kube:
         return f"{root}/namespaces/{namespace}/{plural}{tail}"
 
     def _call(
-        self, method: str, path: str, body: Any = None, content_type: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str | None = None,
+        query: list[tuple[str, str]] | None = None,
     ) -> Object:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         request = self.api.param_serialize(
-            method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
+            method,
+            path,
+            query_params=query,
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
         )
         verb, url, headers, payload, _ = request
         response = self.api.call_api(
@@ -127,6 +147,57 @@ class Kube:
     # The ImageModelRollout itself.
     def get_rollout(self, namespace: str, name: str) -> Object | None:
         return self.get_object(f"{GROUP}/{VERSION}", PLURAL, namespace, name)
+
+    def list_rollouts(self, namespace: str | None) -> list[Object]:
+        """Rollouts in one namespace, or in all of them (None)."""
+        root = f"/apis/{GROUP}/{VERSION}"
+        path = f"{root}/namespaces/{namespace}/{PLURAL}" if namespace else f"{root}/{PLURAL}"
+        items: list[Object] = self._call("GET", path).get("items", [])
+        return items
+
+    def watch_rollout(self, namespace: str, name: str, timeout: float) -> Iterator[Object]:
+        """The rollout now, then each change until `timeout` seconds have passed.
+
+        The client's Watch re-lists on each reconnect, so a dropped stream loses no change.
+        """
+        api = client.CustomObjectsApi(self.api)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
+                api.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                field_selector=f"metadata.name={name}",
+                timeout_seconds=max(1, int(left)),
+            )
+            for event in stream:
+                if event["type"] in ("ADDED", "MODIFIED"):
+                    yield event["object"]
+                if time.monotonic() >= deadline:
+                    return
+
+    def list_events(self, namespace: str, name: str) -> list[Object]:
+        """Events about one rollout, oldest first."""
+        selector = f"involvedObject.kind={KIND},involvedObject.name={name}"
+        path = self._path("v1", "events", namespace)
+        items: list[Object] = self._call("GET", path, query=[("fieldSelector", selector)]).get(
+            "items", []
+        )
+        return sorted(items, key=lambda e: e.get("eventTime") or e.get("lastTimestamp") or "")
+
+    def dry_run_apply(self, obj: Object) -> Object:
+        """Server-side apply with dryRun=All: admission runs (CEL rules), nothing is stored."""
+        meta = obj.get("metadata") or {}
+        path = self._path(
+            obj.get("apiVersion", f"{GROUP}/{VERSION}"),
+            PLURAL,
+            meta.get("namespace") or "default",
+            meta.get("name", ""),
+        )
+        query = [("dryRun", "All"), ("fieldManager", "kubectl-imr"), ("force", "true")]
+        return self._call("PATCH", path, json.dumps(obj), "application/apply-patch+yaml", query)
 
     def write_rollout_status(
         self, namespace: str, name: str, resource_version: str, status: Object
