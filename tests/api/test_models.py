@@ -30,6 +30,23 @@ MANIFEST_SPEC: dict[str, Any] = {
         {"weight": 100, "pause": {"duration": "1h30m"}},
     ],
     "progressDeadline": "2m",
+    "capabilities": [
+        {
+            "name": "typography",
+            "match": {"headers": [{"name": "x-image-job", "value": "typography"}]},
+            "strata": ["typography", "logos"],
+            "target": "canary-rollout",
+        },
+        {
+            "name": "posters",
+            "match": {"headers": [{"name": "x-image-job", "value": "poster"}]},
+            "strata": [],
+            "target": "service",
+            "service": "poster-model",
+            "port": 9000,
+        },
+    ],
+    "onCapabilityFailure": "Pin",
 }
 
 STATUS: dict[str, Any] = {
@@ -46,6 +63,23 @@ STATUS: dict[str, Any] = {
     "controllerPause": True,
     "analysis": None,
     "metrics": None,
+    "capabilities": [
+        {
+            "name": "typography",
+            "backends": [{"service": "imagegen-primary", "weight": 100}],
+            "model": "registry.example/imagegen:v1",
+            "reason": "pinned: text/logos failed: canary 0.25 vs baseline 0.95",
+            "pinned": True,
+        }
+    ],
+    "pins": [
+        {
+            "capability": "typography",
+            "model": "registry.example/imagegen:v1",
+            "revision": "0765cffb43",
+            "why": "text/logos failed: canary 0.25 vs baseline 0.95",
+        }
+    ],
     "conditions": [
         {
             "type": "Paused",

@@ -13,7 +13,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from imagerollout.api.crd import DNS_1035_LABEL, MAX_NAME_LENGTH, crd
+from imagerollout.api.crd import DNS_1035_LABEL, MAX_NAME_LENGTH, MAX_WITH_CAPABILITY, crd
 from imagerollout.api.metric_gates import (
     BUCKET_BOUND,
     KNOWN_TOKEN,
@@ -69,8 +69,13 @@ def test_names_leave_room_for_the_derived_service_names() -> None:
         assert re.fullmatch(DNS_1035_LABEL, derived)
     assert len(objects.primary_name(longest)) == 63, "the limit is as loose as it can be"
     root_rules = ROOT["x-kubernetes-validations"]
-    assert {r["fieldPath"] for r in root_rules} == {".metadata.name"}
+    assert {r["fieldPath"] for r in root_rules} == {".metadata.name", ".spec.capabilities"}
     assert any(f"<= {MAX_NAME_LENGTH}" in r["rule"] for r in root_rules)
+    # A pinned capability's fallback: the rollout and capability names share what is left.
+    fallback = objects.fallback_name("a" * (MAX_WITH_CAPABILITY - 10), "c" * 10)
+    assert len(fallback) == 63
+    assert re.fullmatch(DNS_1035_LABEL, fallback)
+    assert any(f"<= {MAX_WITH_CAPABILITY}" in r["rule"] for r in root_rules)
 
 
 def test_every_metric_has_a_degradation_bound_within_the_field_maximum() -> None:

@@ -389,6 +389,16 @@ def slow(le: str) -> dict[str, Any]:
     return metric_gate(name="slow", template="SlowRequests", args={"le": le})
 
 
+def capability(name: str = "typography", **fields: Any) -> dict[str, Any]:
+    """One capability: a header match and two strata, with fields replaced (DELETE removes)."""
+    base = {
+        "name": name,
+        "match": {"headers": [{"name": "x-image-job", "value": name}]},
+        "strata": ["typography", "logos"],
+    }
+    return {k: v for k, v in {**base, **fields}.items() if v is not DELETE}
+
+
 BAD_ADDRESS = "must be the base URL of Prometheus"
 UNKNOWN = "uses unknown variables"
 LONG_NAME = "imagegen-" + "x" * 51  # 60 characters
@@ -737,9 +747,62 @@ MISTAKES = [
         analysis(size="512"),
         ("spec.analysis.size", '"512"', "should match"),
     ),
+    # spec.capabilities (docs/capabilities.md): each rejection names the capability or value.
+    Invalid(
+        "capability-names-twice",
+        {"capabilities": [capability("typography"), capability("typography", strata=["logos"])]},
+        ("spec.capabilities", 'capability names must be unique: ["typography", "typography"]'),
+    ),
+    Invalid(
+        "capability-stratum-in-two",
+        {"capabilities": [capability("typography"), capability("logos", strata=["logos"])]},
+        ("spec.capabilities", 'got strata [["typography", "logos"], ["logos"]]'),
+    ),
+    Invalid(
+        "capability-service-target-without-service",
+        {"capabilities": [capability(target="service")]},
+        ("spec.capabilities[0].service", 'capability "typography": target "service" needs service'),
+    ),
+    Invalid(
+        "capability-service-without-service-target",
+        {"capabilities": [capability(service="typo-specialist")]},
+        ('target "canary-rollout" takes no service',),
+    ),
+    Invalid(
+        "capability-without-strata",
+        {"capabilities": [capability(strata=DELETE)]},
+        ("spec.capabilities[0].strata", 'capability "typography" (target canary-rollout) needs'),
+    ),
+    Invalid(
+        "capability-header-with-a-space",
+        {"capabilities": [capability(match={"headers": [{"name": "x image", "value": "t"}]})]},
+        ("spec.capabilities[0].match.headers[0].name", 'Invalid value: "x image"'),
+    ),
+    Invalid(
+        "capability-failure-policy-unknown",
+        {"capabilities": [capability()], "onCapabilityFailure": "Pinned"},
+        ('spec.onCapabilityFailure: Unsupported value: "Pinned"',),
+    ),
+    Invalid(
+        "capability-fallback-name-too-long",
+        {"capabilities": [capability()]},
+        ('metadata.name "' + "c" * 44 + '" (44 characters) and a capability name',),
+        name="c" * 44,
+    ),
 ]
 
 VALID_EDGES = {
+    "capabilities-pin-stable-and-specialist": (
+        {
+            "capabilities": [
+                capability(),
+                capability("drafts", strata=["plain"], target="stable"),
+                capability("posters", strata=DELETE, target="service", service="poster-model"),
+            ],
+            "onCapabilityFailure": "Pin",
+        },
+        "c" * 43,
+    ),
     "name-55-characters": ({}, "a" * 55),
     "name-one-letter": ({}, "a"),
     "name-with-digits-and-dashes": ({}, "imagegen-v2-2025"),

@@ -27,6 +27,8 @@ PRINTER_COLUMNS = [
 # The operator names its Services <name>-primary and <name>-canary, which must be DNS-1035
 # labels: a letter first, then lowercase letters, digits and "-", at most 63 characters.
 DERIVED_SUFFIXES = ("-primary", "-canary")
+FALLBACK_INFIX = "-fallback-"
+MAX_WITH_CAPABILITY = 63 - len(FALLBACK_INFIX)
 DNS_1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 MAX_NAME_LENGTH = 63 - max(len(suffix) for suffix in DERIVED_SUFFIXES)
 _NAME = "self.metadata.name"
@@ -49,6 +51,17 @@ NAME_RULES: list[JsonDict] = [
         f'\'metadata.name "%s" is %d characters; at most {MAX_NAME_LENGTH} fit, so that the '
         f'Service "%s-primary" is at most 63\'.format([{_NAME}, size({_NAME}), {_NAME}])',
         field_path=".metadata.name",
+    ),
+    # A pinned capability's fallback Service is <name>-fallback-<capability>.
+    cel(
+        f"!has(self.spec.capabilities) || self.spec.capabilities.all(c, "
+        f"size({_NAME}) + size(c.name) <= {MAX_WITH_CAPABILITY})",
+        f"metadata.name and a capability name together must be at most "
+        f"{MAX_WITH_CAPABILITY} characters",
+        f'\'metadata.name "%s" (%d characters) and a capability name together must be at '
+        f"most {MAX_WITH_CAPABILITY} characters, so that the fallback Service "
+        f"%s{FALLBACK_INFIX}<capability> is at most 63'.format([{_NAME}, size({_NAME}), {_NAME}])",
+        field_path=".spec.capabilities",
     ),
 ]
 

@@ -11,6 +11,13 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, JsonValue, StringConstraints
 
+from imagerollout.api.capabilities import (
+    CAPABILITY_LIST_RULES,
+    Capability,
+    CapabilityStatus,
+    OnCapabilityFailure,
+    Pin,
+)
 from imagerollout.api.fields import (
     DECIMAL,
     DNS_LABEL,
@@ -356,6 +363,19 @@ class RolloutSpec(ApiModel):
         "24h",
         default="10m",
     )
+    capabilities: list[Capability] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Job types routed by a header and judged by their own strata "
+        "(docs/capabilities.md).",
+        json_schema_extra={"x-kubernetes-validations": CAPABILITY_LIST_RULES},
+    )
+    on_capability_failure: OnCapabilityFailure = Field(
+        OnCapabilityFailure.ROLLBACK,
+        description="Rollback: a Fail in a capability's strata rolls the whole canary back. "
+        "Pin: the canary is promoted for general traffic and that capability's jobs stay on "
+        "the previous stable model, served by a fallback Deployment the operator owns.",
+    )
 
 
 class Phase(StrEnum):
@@ -447,6 +467,12 @@ class RolloutStatus(ApiModel):
     conditions: list[Condition] = Field(default_factory=list)
     analysis: AnalysisStatus | None = None
     metrics: MetricsStatus | None = None
+    capabilities: list[CapabilityStatus] = Field(
+        default_factory=list, description="Per capability: the backends serving it and why."
+    )
+    pins: list[Pin] = Field(
+        default_factory=list, description="Capabilities kept on an earlier model (Pin)."
+    )
     # Requests from users (kubectl patch --subresource=status), as in Argo Rollouts.
     abort: bool = Field(False, description="Set true to abort; set false again to retry.")
     promote_full: bool = Field(False, description="Set true to skip the remaining steps.")

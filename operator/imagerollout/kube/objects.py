@@ -22,6 +22,11 @@ def canary_name(rollout: str) -> str:
     return f"{rollout}-canary"
 
 
+def fallback_name(rollout: str, capability: str) -> str:
+    """The Deployment and Service that keep a pinned capability on its earlier model."""
+    return f"{rollout}-fallback-{capability}"
+
+
 def owner_reference(rollout: Object) -> Object:
     meta = rollout["metadata"]
     return {

@@ -11,7 +11,8 @@ from imagerollout.api.v1alpha1 import Analysis, RolloutStatus
 from imagerollout.controller.sampler.runner import Sampler, SamplerConfig
 from imagerollout.controller.sampler.scoring import TextScorer
 from imagerollout.core.observations import AnalysisObservation
-from imagerollout.core.quality.analysis import AnalysisState
+from imagerollout.core.quality.analysis import NO_SCOPES, AnalysisState
+from imagerollout.core.quality.scopes import Scopes
 from imagerollout.quality.endpoint import check_allowed
 from imagerollout.quality.evidence import EvidenceStore
 from imagerollout.quality.suite import Suite
@@ -61,14 +62,16 @@ class SamplerRegistry:
         suite: Suite,
         arms: Arms,
         status: RolloutStatus,
+        scopes: Scopes = NO_SCOPES,
     ) -> AnalysisObservation:
         key = f"{rollout}/{attempt}"
         with self._lock:
             sampler = self._samplers.get(rollout)
-            if sampler is None or sampler.config.key != key:
+            if sampler is None or (sampler.config.key, sampler.config.scopes) != (key, scopes):
                 if sampler is not None:
                     sampler.stop()
-                sampler = self._start(key, analysis, suite, arms, _resume(status, attempt))
+                state = _resume(status, attempt)
+                sampler = self._start(key, analysis, suite, arms, state, scopes)
                 self._samplers[rollout] = sampler
         limit = analysis.max_samples * (2 if status.analysis and status.analysis.extended else 1)
         sampler.set_max_samples(limit)
@@ -79,10 +82,17 @@ class SamplerRegistry:
         )
 
     def _start(
-        self, key: str, analysis: Analysis, suite: Suite, arms: Arms, state: AnalysisState
+        self,
+        key: str,
+        analysis: Analysis,
+        suite: Suite,
+        arms: Arms,
+        state: AnalysisState,
+        scopes: Scopes,
     ) -> Sampler:
         store = EvidenceStore(Path(analysis.evidence.path), analysis.evidence.retain_rollouts)
-        config = SamplerConfig(key, analysis, suite, arms.baseline_url, arms.canary_url, store)
+        urls = (arms.baseline_url, arms.canary_url)
+        config = SamplerConfig(key, analysis, suite, *urls, store, scopes)
         sampler = Sampler(config, state, self._ocr)
         sampler.start()
         return sampler

@@ -15,8 +15,15 @@ from dataclasses import dataclass
 from imagerollout.api.v1alpha1 import Analysis
 from imagerollout.controller.sampler.scoring import ScoredPair, TextScorer, score_pairs
 from imagerollout.core.judge import Outcome
-from imagerollout.core.quality.analysis import AnalysisState, StratumInfo, evaluate, record
-from imagerollout.core.quality.gates import gates_of
+from imagerollout.core.quality.analysis import (
+    NO_SCOPES,
+    AnalysisState,
+    StratumInfo,
+    evaluate,
+    judged_gates,
+    record,
+)
+from imagerollout.core.quality.scopes import Scopes
 from imagerollout.quality.endpoint import Generation, ImagesClient
 from imagerollout.quality.evidence import EvidenceStore
 from imagerollout.quality.suite import Probe, Suite, plan
@@ -33,6 +40,7 @@ class SamplerConfig:
     baseline_url: str
     canary_url: str
     evidence: EvidenceStore | None
+    scopes: Scopes = NO_SCOPES  # capabilities judged apart (core/quality/scopes.py)
 
 
 def strata_of(suite: Suite) -> tuple[StratumInfo, ...]:
@@ -48,7 +56,7 @@ class Sampler:
         self.strata = strata_of(config.suite)
         self._state = state
         self._max_samples = config.analysis.max_samples
-        self._gates = gates_of(config.analysis)
+        self._gates = judged_gates(config.analysis, self.strata, config.scopes)
         self._ocr = ocr
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -98,7 +106,9 @@ class Sampler:
         state = self.state
         if state.samples >= self._max_samples:
             return True
-        _, outcome = evaluate(self.config.analysis, state, self.strata, self._max_samples)
+        _, outcome = evaluate(
+            self.config.analysis, state, self.strata, self._max_samples, self.config.scopes
+        )
         return outcome == Outcome.ROLLBACK
 
     def run_batch(self, pool: ThreadPoolExecutor, clients: list[ImagesClient]) -> None:

@@ -22,12 +22,15 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from imagerollout.api.v1alpha1 import Analysis, Gate, Metric
-from imagerollout.core.judge import BinaryStats, ContinuousStats, GateResult, Outcome, judge
+from imagerollout.core.judge import BinaryStats, ContinuousStats, GateResult, Outcome
 from imagerollout.core.judge.wsr import BettingState, new_state
 from imagerollout.core.quality.cells import CellJudge, Cells, StratumInfo, gate_key
 from imagerollout.core.quality.gates import METRICS, PairScores, difference, feeds, gates_of
+from imagerollout.core.quality.scopes import Scopes
 
-__all__ = ["AnalysisState", "StratumInfo", "evaluate", "planned_cells", "record"]
+NO_SCOPES = Scopes()
+
+__all__ = ["AnalysisState", "StratumInfo", "evaluate", "judged_gates", "planned_cells", "record"]
 
 # The before/after snapshot on-call reads: tracked whatever gates are configured.
 SNAPSHOT_TEXT, SNAPSHOT_LATENCY, SNAPSHOT_COST = "typography", "latency", "cost"
@@ -140,14 +143,26 @@ def planned_cells(gates: Sequence[Gate], strata: Sequence[StratumInfo]) -> list[
     return planned
 
 
+def judged_gates(
+    analysis: Analysis, strata: Sequence[StratumInfo], scopes: Scopes = NO_SCOPES
+) -> list[Gate]:
+    """The gates recorded and judged: the spec's (or the default set), once per scope."""
+    return scopes.gates(gates_of(analysis), [s.name for s in strata])
+
+
 def evaluate(
-    analysis: Analysis, state: AnalysisState, strata: Sequence[StratumInfo], max_samples: int
+    analysis: Analysis,
+    state: AnalysisState,
+    strata: Sequence[StratumInfo],
+    max_samples: int,
+    scopes: Scopes = NO_SCOPES,
 ) -> tuple[list[GateResult], Outcome]:
-    planned = planned_cells(gates_of(analysis), strata)
+    """Every gate's results, and the outcome (a Fail of a pinnable capability pins it)."""
+    planned = planned_cells(judged_gates(analysis, strata, scopes), strata)
     judge_cells = CellJudge(float(analysis.alpha), planned)
     results = [
         result
         for cells in planned
         for result in judge_cells.results(cells, state.binary, state.betting)
     ]
-    return results, judge(results, state.samples, max_samples)
+    return results, scopes.outcome(results, state.samples, max_samples)
