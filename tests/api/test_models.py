@@ -80,6 +80,9 @@ STATUS: dict[str, Any] = {
             "why": "text/logos failed: canary 0.25 vs baseline 0.95",
         }
     ],
+    "samplerFindings": [
+        {"rule": "high-guidance-few-steps", "action": "Warn", "message": "guidanceScale 12"}
+    ],
     "conditions": [
         {
             "type": "Paused",

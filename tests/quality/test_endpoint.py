@@ -389,3 +389,10 @@ def test_other_urls_are_refused(url: str, patterns: list[str], message: str) -> 
 def test_origin_fills_in_default_ports() -> None:
     assert normalized_origin("http://a.b") == "http://a.b:80"
     assert normalized_origin("https://A.B/path?q=1") == "https://a.b:443"
+
+
+def test_the_suites_request_parameters_go_with_every_request() -> None:
+    client = ImagesClient("http://127.0.0.1:1", parameters={"guidance_scale": 7.5, "prompt": "x"})
+    payload = client._payload("A sign", 3, "64x64")
+    assert payload["guidance_scale"] == 7.5
+    assert payload["prompt"] == "A sign", "the probe's own fields win"

@@ -291,3 +291,13 @@ def test_plan_rejects_a_negative_start() -> None:
         next(plan(default_suite(), -1))
     with pytest.raises(ValueError, match="start"):
         next(plan(default_suite(), -5, salt=SALT))
+
+
+def test_request_parameters_are_part_of_a_suite() -> None:
+    text = VALID.replace(
+        "name: tiny\n", "name: tiny\nparameters: {guidance_scale: 7.5, steps: 30}\n"
+    )
+    assert load_suite(text).parameters == {"guidance_scale": 7.5, "steps": 30}
+    assert load_suite(VALID).parameters == {}
+    with pytest.raises(ValueError, match="parameters"):
+        load_suite(VALID.replace("name: tiny\n", "name: tiny\nparameters: {a: [1]}\n"))

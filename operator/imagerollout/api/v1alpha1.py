@@ -33,6 +33,7 @@ from imagerollout.api.fields import (
     url_has_host,
 )
 from imagerollout.api.metric_gates import MetricsAnalysis, MetricsStatus
+from imagerollout.api.sampler_policy import SamplerFinding, SamplerPolicy
 
 
 class TargetRef(ApiModel):
@@ -305,6 +306,11 @@ class Analysis(ApiModel):
         "1000",
         default="0",
     )
+    sampler_policy: SamplerPolicy = Field(
+        default_factory=SamplerPolicy,
+        description="Rules on the canary's generation settings (guidance, steps), checked "
+        "before stage 0: Warn posts an event, Block keeps the rollout from starting.",
+    )
 
 
 class Pause(ApiModel):
@@ -472,6 +478,11 @@ class RolloutStatus(ApiModel):
     )
     pins: list[Pin] = Field(
         default_factory=list, description="Capabilities kept on an earlier model (Pin)."
+    )
+    sampler_findings: list[SamplerFinding] = Field(
+        default_factory=list,
+        max_length=32,
+        description="spec.analysis.samplerPolicy rules that hold for the canary.",
     )
     # Requests from users (kubectl patch --subresource=status), as in Argo Rollouts.
     abort: bool = Field(False, description="Set true to abort; set false again to retry.")

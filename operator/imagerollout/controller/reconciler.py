@@ -30,6 +30,7 @@ from imagerollout.core.rollout.actions import (
     SetWeight,
 )
 from imagerollout.core.rollout.decide import decide, unreadable_spec
+from imagerollout.core.rollout.sampler_lint import blocking, lint
 from imagerollout.kube import objects
 from imagerollout.kube.client import ConflictError, Kube
 from imagerollout.providers.traffic.gateway_api import GatewayAPIRouter
@@ -155,8 +156,13 @@ def observe_analysis(
         )
     except ValueError as error:
         return AnalysisObservation(state=AnalysisState(), strata=(), error=str(error))
+    parameters = dict(suite.parameters)
+    if blocking(lint(analysis.sampler_policy, target.template, parameters)):
+        samplers.stop(key)  # a blocked canary costs no GPU time: decide() holds the rollout
+        return AnalysisObservation(state=AnalysisState(), strata=(), request_parameters=parameters)
     attempt = f"{target.revision}@{status.rollout_started_at or 'new'}"
-    return samplers.observe(key, attempt, analysis, suite, arms, status)
+    observed = samplers.observe(key, attempt, analysis, suite, arms, status)
+    return replace(observed, request_parameters=parameters)
 
 
 def _suite(kube: Kube, namespace: str, analysis: Analysis) -> Suite:

@@ -44,3 +44,5 @@ class AnalysisObservation:
     strata: tuple[StratumInfo, ...]
     evidence: str | None = None
     error: str | None = None  # the suite or an endpoint cannot be used
+    # What the suite sends with every request (guidance_scale, ...), for the sampler lint.
+    request_parameters: Mapping[str, object] = field(default_factory=dict)

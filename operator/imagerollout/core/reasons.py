@@ -45,6 +45,8 @@ GATE_FAILED: Final = "GateFailed"
 STAGE0: Final = "Stage0"
 INCONCLUSIVE_ANALYSIS: Final = "InconclusiveAnalysis"
 ANALYSIS_ERROR: Final = "AnalysisError"
+SAMPLER_POLICY_WARNING: Final = "SamplerPolicyWarning"
+SAMPLER_POLICY_BLOCKED: Final = "SamplerPolicyBlocked"
 
 # Production-traffic (metric provider) gates.
 METRICS_FAILED: Final = "MetricsAnalysisFailed"

@@ -65,6 +65,7 @@ class ImagesClient:
         cost_header: str = "x-image-cost",
         *,
         model: str | None = None,
+        parameters: Mapping[str, object] | None = None,
     ) -> None:
         if timeout_s <= 0 or max_bytes <= 0 or max_pixels <= 0:
             raise ValueError("timeout_s, max_bytes and max_pixels must be positive")
@@ -74,6 +75,7 @@ class ImagesClient:
         self.max_pixels = max_pixels
         self.cost_header = cost_header
         self.model = model
+        self.parameters = dict(parameters or {})  # extra request fields (guidance_scale, ...)
         self._http = urllib3.PoolManager(num_pools=4, maxsize=8, retries=False)
 
     def generate(self, prompt: str, seed: int, size: str = "512x512") -> Generation:
@@ -110,6 +112,7 @@ class ImagesClient:
 
     def _payload(self, prompt: str, seed: int, size: str) -> dict[str, Any]:
         payload: dict[str, Any] = {
+            **self.parameters,
             "prompt": prompt,
             "n": 1,
             "size": size,

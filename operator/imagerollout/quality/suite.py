@@ -28,6 +28,7 @@ _NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 Name = Annotated[str, Field(min_length=1, max_length=63, pattern=_NAME)]
 # Seeds stay within what common servers accept (uint32).
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+RequestValue = bool | int | float | str
 
 
 class _SuiteModel(BaseModel):
@@ -67,6 +68,11 @@ class Suite(_SuiteModel):
     version: Literal["imagerollout.dev/suite-v1"]
     name: str = Field(min_length=1, max_length=253)
     description: str | None = None
+    # Sent with every request (guidance_scale, num_inference_steps, ...); the sampler lint
+    # reads them.
+    parameters: dict[Annotated[str, Field(min_length=1, max_length=64)], RequestValue] = Field(
+        default_factory=dict, max_length=32
+    )
     strata: list[Stratum] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -82,7 +82,11 @@ class Sampler:
         self._max_samples = limit
 
     def clients(self) -> list[ImagesClient]:
-        return [ImagesClient(self.config.baseline_url), ImagesClient(self.config.canary_url)]
+        parameters = self.config.suite.parameters
+        return [
+            ImagesClient(self.config.baseline_url, parameters=parameters),
+            ImagesClient(self.config.canary_url, parameters=parameters),
+        ]
 
     def pool(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(max_workers=2 * self.config.analysis.stage0.batch_size)

@@ -27,6 +27,7 @@ from imagerollout.core.rollout.actions import Decision, EnsurePrimary, EnsureSer
 from imagerollout.core.rollout.conditions import find
 from imagerollout.core.rollout.draft import Draft
 from imagerollout.core.rollout.revision import primary_selector
+from imagerollout.core.rollout.sampler_lint import lint_canary
 from imagerollout.core.rollout.spec_check import spec_problem
 from imagerollout.core.rollout.steps import advance_if_done, set_weight
 
@@ -48,11 +49,13 @@ def decide(
             set_weight(d, obs, 0, "target missing")
         d.condition(R.INVALID_SPEC, True, R.TARGET_NOT_FOUND, message)
         return d.phase(Phase.DEGRADED, message)
-    problem = spec_problem(spec)
+    problem, reason = spec_problem(spec), R.INVALID_SPEC
+    if problem is None and status.stable is not None and target.revision != status.stable.revision:
+        problem, reason = lint_canary(spec, d, obs), R.SAMPLER_POLICY_BLOCKED
     if problem is None:
         d.condition(R.INVALID_SPEC, False, R.SPEC_VALID)
     elif obs.route.error is None:  # else the routing error takes the condition, below
-        _report_invalid_spec(d, problem)
+        _report_invalid_spec(d, problem, reason)
     if not obs.services_ready:
         d.act(EnsureServices(primary_selector(target.selector), dict(target.selector)))
     if (
@@ -124,6 +127,7 @@ def _steady(d: Draft, target: DeploymentView, obs: Observations) -> Decision:
         d.act(ScaleCanary(0))
     d.condition(R.AVAILABLE, True, R.PRIMARY_AVAILABLE, "primary serves all traffic")
     d.set(canary=None, current_step_index=None, step_started_at=None, blocked_since=None)
+    d.set(sampler_findings=[])
     d.set(abort=False, promote_full=False, promote_step=False, pause_conditions=[])
     before = d.before.phase
     if before in ROLLING or before == Phase.DEGRADED:
@@ -210,12 +214,12 @@ def unreadable_spec(
     return d.phase(status.phase or Phase.DEGRADED, f"spec cannot be read: {problem}")
 
 
-def _report_invalid_spec(d: Draft, problem: str) -> None:
+def _report_invalid_spec(d: Draft, problem: str, reason: str = R.INVALID_SPEC) -> None:
     """InvalidSpec with the problem; a Warning event when it is new."""
     before = find(d.before.conditions, R.INVALID_SPEC)
     if before is None or before.status != "True" or before.message != problem:
-        d.event(R.INVALID_SPEC, problem, warning=True)
-    d.condition(R.INVALID_SPEC, True, R.INVALID_SPEC, problem)
+        d.event(reason, problem, warning=True)
+    d.condition(R.INVALID_SPEC, True, reason, problem)
 
 
 def _would_start(status: RolloutStatus, target: DeploymentView) -> bool:

@@ -1,0 +1,60 @@
+"""The seed's checklist end to end: the sampler-config lint blocks a bad canary before stage 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.demo_servers import demo_server
+from tests.e2e.helpers import wait_for
+from tests.e2e.rollout_env import NAME, RolloutEnv
+from tests.e2e.route_watch import RouteWatch
+
+pytestmark = pytest.mark.e2e
+SUITE = Path(__file__).parent / "data" / "small_suite.yaml"
+
+
+def test_high_guidance_with_few_steps_is_blocked_before_stage0(
+    env: RolloutEnv, tmp_path: Path
+) -> None:
+    evidence = tmp_path / "evidence"
+    with demo_server(tmp_path, "baseline") as baseline, demo_server(tmp_path, "canary") as canary:
+        env.kubectl("create", "configmap", "suite", f"--from-file=suite.yaml={SUITE}")
+        env.deploy_judged(
+            analysis={
+                "suite": {"configMapRef": {"name": "suite", "key": "suite.yaml"}},
+                "endpoints": {"baseline": {"url": baseline}, "canary": {"url": canary}},
+                "stage0": {"samples": 16, "batchSize": 4},
+                "evidence": {"path": str(evidence), "retainRollouts": 3},
+                "samplerPolicy": {"builtIn": "Block"},
+            }
+        )
+        watch = RouteWatch(env.cluster.kubeconfig, env.namespace, NAME)
+        try:
+            # The seed's starter config: Sampler(steps=20, guidance_scale=12.0).
+            env.kubectl(
+                "set", "env", f"deployment/{NAME}", "GUIDANCE_SCALE=12", "NUM_INFERENCE_STEPS=20"
+            )
+
+            def blocked() -> dict[str, Any] | None:
+                status = env.status()
+                conditions = {c["type"]: c for c in status.get("conditions", [])}
+                invalid = conditions.get("InvalidSpec", {})
+                return status if invalid.get("reason") == "SamplerPolicyBlocked" else None
+
+            status = wait_for(blocked, 60, 0.2, "InvalidSpec SamplerPolicyBlocked")
+        finally:
+            watch.stop()
+    message = {c["type"]: c for c in status["conditions"]}["InvalidSpec"]["message"]
+    assert "high-guidance-few-steps" in message
+    assert "guidanceScale 12 (env GUIDANCE_SCALE) above 9" in message
+    assert "steps 20 (env NUM_INFERENCE_STEPS) below 30" in message
+    assert status.get("canary") is None, "the rollout must not start"
+    assert status.get("analysis") is None, "no pair probed: a blocked config costs no GPU time"
+    assert watch.weights == [0]
+    assert not list(evidence.glob("*/*.png")), "no image generated"
+    events = [e for e in env.events() if e["reason"] == "SamplerPolicyBlocked"]
+    assert events
+    assert "guidanceScale 12" in events[0]["message"]
