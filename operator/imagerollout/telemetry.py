@@ -76,6 +76,13 @@ class OperatorMetrics:
             (*_ROLLOUT, "gate", "verdict"),
             registry=registry,
         )
+        self.notifications = Counter(
+            "imagerollout_notifications_total",
+            "Notifications by provider, trigger and result: sent, failed (after its retries, "
+            "or no such provider) or dropped (the provider's queue was full).",
+            (*_ROLLOUT, "provider", "trigger", "result"),
+            registry=registry,
+        )
         self._info_labels: dict[tuple[str, str], tuple[str, str, str]] = {}
         self._metric_evaluations: dict[tuple[str, str], int] = {}
 

@@ -8,6 +8,7 @@ from typing import Any
 import pydantic
 import pytest
 
+from imagerollout.api.notifications import Trigger
 from imagerollout.api.v1alpha1 import (
     Condition,
     Pause,
@@ -47,6 +48,10 @@ MANIFEST_SPEC: dict[str, Any] = {
         },
     ],
     "onCapabilityFailure": "Pin",
+    "notifications": [
+        {"provider": "oncall", "triggers": ["RolledBack", "Inconclusive"]},
+        {"provider": "audit", "triggers": ["Started", "StepCompleted", "Promoted"]},
+    ],
 }
 
 STATUS: dict[str, Any] = {
@@ -140,6 +145,7 @@ def test_spec_defaults() -> None:
     }
     assert dumped["service"] == {"port": 8080, "targetPort": None}
     assert dumped["progressDeadline"] == "10m"
+    assert dumped["notifications"] == []
 
 
 def test_spec_ignores_unknown_fields() -> None:
@@ -209,3 +215,17 @@ def test_models_are_frozen() -> None:
 
     with pytest.raises(pydantic.ValidationError):
         status.canary_weight = 50  # type: ignore[misc]
+
+
+def test_a_subscription_without_triggers_gets_all_of_them() -> None:
+    spec = RolloutSpec.model_validate({**MANIFEST_SPEC, "notifications": [{"provider": "oncall"}]})
+
+    assert spec.notifications[0].triggers == list(Trigger)
+    assert [t.value for t in Trigger] == [
+        "Started",
+        "StepCompleted",
+        "Paused",
+        "Promoted",
+        "RolledBack",
+        "Inconclusive",
+    ]

@@ -27,7 +27,9 @@ class OperatorProcess:
         namespace: str,
         log_dir: Path,
         extra_env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
+        self.args = args
         self.kubeconfig = kubeconfig
         self.extra_env = extra_env or {}
         self.namespace = namespace
@@ -58,6 +60,7 @@ class OperatorProcess:
                 f"http://127.0.0.1:{port}/healthz",
                 "--metrics-address",
                 f"127.0.0.1:{self.metrics_port}",
+                *self.args,
             ],
             cwd=REPO_ROOT,
             env={**env, "PYTHONPATH": str(REPO_ROOT / "operator")},

@@ -33,6 +33,7 @@ from imagerollout.api.fields import (
     url_has_host,
 )
 from imagerollout.api.metric_gates import MetricsAnalysis, MetricsStatus
+from imagerollout.api.notifications import SUBSCRIPTION_RULES, Subscription
 from imagerollout.api.sampler_policy import SamplerFinding, SamplerPolicy
 
 
@@ -381,6 +382,13 @@ class RolloutSpec(ApiModel):
         description="Rollback: a Fail in a capability's strata rolls the whole canary back. "
         "Pin: the canary is promoted for general traffic and that capability's jobs stay on "
         "the previous stable model, served by a fallback Deployment the operator owns.",
+    )
+    notifications: list[Subscription] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Providers of the operator's notifiers Secret to notify, and of what "
+        "(docs/notifications.md).",
+        json_schema_extra={"x-kubernetes-validations": SUBSCRIPTION_RULES},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
         "--metrics-address",
         default="0.0.0.0:9102",
         help="HOST:PORT for Prometheus /metrics; empty disables it",
+    )
+    run.add_argument(
+        "--notifiers-secret",
+        metavar="NAMESPACE/NAME",
+        help="the Secret whose key providers.yaml lists the notification providers",
     )
     crd = commands.add_parser("crd", help="print or write the generated CRD")
     crd.add_argument("--output", type=Path)
@@ -41,6 +47,15 @@ def main(argv: list[str] | None = None) -> int:
         return _crd(args.output)
     if args.command == "ctl":
         return _ctl(args.action, args.name, args.namespace)
+    if args.notifiers_secret:
+        from imagerollout.controller.notifications import parse_secret_ref
+
+        try:
+            parse_secret_ref(args.notifiers_secret)
+        except ValueError as error:
+            parser.error(str(error))
+        # kopf's startup handler builds the operator; it reads its configuration from there.
+        os.environ["IMAGEROLLOUT_NOTIFIERS_SECRET"] = args.notifiers_secret
     return _run(args.namespace, args.liveness, args.metrics_address)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import kopf
 
 from imagerollout import GROUP, PLURAL, VERSION
+from imagerollout.controller.notifications import Notifications, parse_secret_ref
 from imagerollout.controller.reconciler import reconcile
 from imagerollout.controller.sampler.registry import SamplerRegistry
 from imagerollout.controller.sampler.scoring import LazyOcrPool
@@ -22,14 +23,22 @@ from imagerollout.telemetry import OperatorMetrics
 
 INTERVAL = float(os.environ.get("IMAGEROLLOUT_INTERVAL_SECONDS", "2"))
 OCR_WORKERS = int(os.environ.get("IMAGEROLLOUT_OCR_WORKERS", "2"))
+NOTIFIERS_SECRET_ENV = "IMAGEROLLOUT_NOTIFIERS_SECRET"  # set by `imagerollout run`
 log = logging.getLogger("imagerollout")
 
 
 class ReconcileLoop:
     """Every INTERVAL, one reconcile pass per known rollout; a failing pass is retried next tick."""
 
-    def __init__(self, kube: Kube, samplers: SamplerRegistry, metrics: OperatorMetrics) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        samplers: SamplerRegistry,
+        metrics: OperatorMetrics,
+        notifications: Notifications,
+    ) -> None:
         self.kube, self.samplers, self.metrics = kube, samplers, metrics
+        self.notifications = notifications
         self.rollouts: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
         self.stopped = threading.Event()
@@ -40,6 +49,7 @@ class ReconcileLoop:
             (self.rollouts.discard if deleted else self.rollouts.add)((namespace, name))
         if deleted:
             self.metrics.forget(namespace, name)
+            self.notifications.forget(namespace, name)
 
     def run(self) -> None:
         while not self.stopped.wait(INTERVAL):
@@ -52,7 +62,12 @@ class ReconcileLoop:
         try:
             with self.metrics.reconcile_seconds.time():
                 decision = reconcile(
-                    self.kube, namespace, name, samplers=self.samplers, metrics=self.metrics
+                    self.kube,
+                    namespace,
+                    name,
+                    samplers=self.samplers,
+                    metrics=self.metrics,
+                    notify=self.notifications.notify,
                 )
         except Exception:  # one broken rollout must not stop the others
             log.exception("%s/%s: reconcile failed; retrying in %ss", namespace, name, INTERVAL)
@@ -80,7 +95,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 120
     load_config()
     samplers = SamplerRegistry(LazyOcrPool(workers=OCR_WORKERS))
-    _loop = ReconcileLoop(Kube(), samplers, OperatorMetrics())
+    kube, metrics = Kube(), OperatorMetrics()
+    secret = os.environ.get(NOTIFIERS_SECRET_ENV)
+    notifications = Notifications(kube, parse_secret_ref(secret) if secret else None, metrics)
+    _loop = ReconcileLoop(kube, samplers, metrics, notifications)
     _loop.thread.start()
 
 
@@ -88,6 +106,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 def stop(**_: Any) -> None:
     if _loop is not None:
         _loop.stopped.set()
+        _loop.notifications.sender.stop()
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)

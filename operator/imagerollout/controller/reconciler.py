@@ -39,6 +39,8 @@ from imagerollout.quality.suite import Suite, default_suite, load_suite
 from imagerollout.telemetry import OperatorMetrics
 
 Object = dict[str, Any]
+# Told of every decision whose status was written: notifications (controller/notifications.py).
+Notify = Callable[[Object, RolloutSpec, RolloutStatus, Decision], None]
 log = logging.getLogger(__name__)
 STATUS_RETRIES = 5
 SAMPLING_PHASES = (Phase.PROGRESSING, Phase.PAUSED)
@@ -68,6 +70,7 @@ def reconcile(
     now: Callable[[], datetime] = utc_now,
     samplers: SamplerRegistry | None = None,
     metrics: OperatorMetrics | None = None,
+    notify: Notify | None = None,
 ) -> Decision | None:
     key = f"{namespace}/{name}"
     for _ in range(STATUS_RETRIES):
@@ -104,6 +107,8 @@ def reconcile(
         except ConflictError:
             log.info("status of %s/%s changed meanwhile; deciding again", namespace, name)
             continue
+        if notify is not None:
+            notify(rollout, spec, status, decision)
         if samplers is not None and decision.status.phase not in SAMPLING_PHASES:
             samplers.stop(key)
         return decision

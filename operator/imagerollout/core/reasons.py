@@ -55,3 +55,11 @@ METRICS_CONCLUSIVE: Final = "MetricsConclusive"
 METRIC_GATE_FAILED: Final = "MetricGateFailed"
 METRIC_GATES_PASSED: Final = "MetricGatesPassed"
 INCONCLUSIVE_METRICS: Final = "InconclusiveMetrics"
+
+# Notifications and gate webhooks.
+NOTIFICATION_FAILED: Final = "NotificationFailed"
+WAITING_FOR_WEBHOOK: Final = "WaitingForWebhook"
+WEBHOOK_PASSED: Final = "WebhookPassed"
+WEBHOOK_FAILED: Final = "WebhookFailed"
+WEBHOOK_NOT_ALLOWED: Final = "WebhookNotAllowed"
+ROLLBACK_WEBHOOK: Final = "RollbackWebhook"
