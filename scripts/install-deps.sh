@@ -3,7 +3,7 @@
 # missing) and the Python virtual environment pinned by constraints.txt.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-packages=(openssl curl util-linux tesseract-ocr lua5.1 fonts-dejavu-core prometheus)
+packages=(openssl curl util-linux tesseract-ocr lua5.1 fonts-dejavu-core prometheus chromium)  # chromium: the report e2e test
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

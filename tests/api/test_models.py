@@ -68,6 +68,7 @@ STATUS: dict[str, Any] = {
     "controllerPause": True,
     "analysis": None,
     "metrics": None,
+    "reportURL": None,
     "capabilities": [
         {
             "name": "typography",

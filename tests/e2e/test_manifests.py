@@ -50,6 +50,7 @@ def test_kustomize_base_applies(cluster: Cluster, base: None) -> None:
         ("update", "deployments.apps"),
         ("create", "services"),
         ("create", "events"),
+        ("list", "events"),
         ("get", "configmaps"),
     ],
 )

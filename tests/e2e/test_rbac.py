@@ -13,6 +13,7 @@ Succeeded. Then:
 from __future__ import annotations
 
 import json
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -177,8 +178,20 @@ def run_rollout(
         status = wait_or_refused(env, proxy, tolerated, "phase Succeeded", succeeded)
         assert status["stable"]["model"] == "registry.example/imagegen:v2"
         assert env.route_weights()["imagegen-primary"] == 100
+        page = report_page(env)  # the timeline needs `list events`
+        assert "Events unreadable" not in page
+        assert "RolloutPromoted" in page
 
     return with_operator(cluster, installed, namespace, tmp_path, rollout)
+
+
+def report_page(env: RolloutEnv) -> str:
+    """The evidence report the operator serves on its metrics port (status.reportURL)."""
+    url = env.status()["reportURL"]
+    assert url == f"http://127.0.0.1:{env.operator.metrics_port}/reports/{env.namespace}/imagegen"
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        text: str = reply.read().decode()
+        return text
 
 
 def succeeded(status: dict[str, Any]) -> bool:

@@ -198,3 +198,20 @@ def test_invalid_settings_are_refused(tmp_path: Path) -> None:
         EvidenceStore(tmp_path, retain_rollouts=1).store(
             "d", PROBE, "canary", good(), "", {}, index=-1
         )
+
+
+def test_trajectory_rows_are_appended_and_a_torn_line_is_skipped(tmp_path: Path) -> None:
+    from imagerollout.quality.evidence import TRAJECTORY, read_samples, read_trajectory
+
+    store = EvidenceStore(tmp_path, retain_rollouts=2)
+    store.store("ns/r", PROBE, "baseline", good(), "OPEN", {"text_passed": True}, index=0)
+    store.append_trajectory("ns/r", [{"samples": 8, "gate": "text"}])
+    store.append_trajectory("ns/r", [{"samples": 16, "gate": "text"}])
+    directory = store.rollout_dir("ns/r")
+    with (directory / TRAJECTORY).open("a") as out:
+        out.write('{"samples": 24, "ga')  # a crash mid-write
+    assert [r["samples"] for r in read_trajectory(directory)] == [8, 16]
+    assert read_trajectory(tmp_path / "missing") == []
+    samples = read_samples(directory)
+    assert list(samples) == [0]
+    assert samples[0]["baseline"]["ocrText"] == "OPEN"

@@ -86,9 +86,10 @@ each rule here is used.
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [get, update]
+# create: the story of each rollout; list: its timeline in the evidence report.
 - apiGroups: [""]
   resources: [events]
-  verbs: [create]
+  verbs: [create, list]
 # The validation suite named by spec.analysis.suite.configMapRef (quality gates only).
 - apiGroups: [""]
   resources: [configmaps]

@@ -481,6 +481,11 @@ class RolloutStatus(ApiModel):
     conditions: list[Condition] = Field(default_factory=list)
     analysis: AnalysisStatus | None = None
     metrics: MetricsStatus | None = None
+    report_url: str | None = Field(
+        None,
+        alias="reportURL",
+        description="The evidence report of the current attempt, served by the operator.",
+    )
     capabilities: list[CapabilityStatus] = Field(
         default_factory=list, description="Per capability: the backends serving it and why."
     )

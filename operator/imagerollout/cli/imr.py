@@ -5,6 +5,7 @@ kubectl imr list [-A]              one line per rollout
 kubectl imr promote NAME [--full]  and abort, retry, pause, resume
 kubectl imr status NAME --timeout 10m
                                    exit 0 Succeeded, 1 Degraded, 2 timed out, 3 not found
+kubectl imr report NAME [--open]   the HTML evidence report, written to a file
 kubectl imr lint FILE              server dry-run plus the operator's own checks
 """
 
@@ -57,6 +58,9 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--full", action="store_true", help="skip the remaining steps")
     status = command("status", "wait for Succeeded (exit 0) or Degraded (exit 1)")
     status.add_argument("--timeout", default="10m")
+    report = command("report", "write the HTML evidence report")
+    report.add_argument("-o", "--output", type=Path, help="default: NAME-report.html")
+    report.add_argument("--open", action="store_true", help="open it in a browser")
     lint = command("lint", "check a rollout manifest without applying it", named=False)
     lint.add_argument("file", type=Path)
     return top
@@ -91,6 +95,10 @@ def _dispatch(args: argparse.Namespace, kube: Kube, namespace: str, console: Con
         return 0
     if args.command == "status":
         return wait_status(kube, namespace, args.name, parse_seconds(args.timeout))
+    if args.command == "report":
+        from imagerollout.cli.report import write_report
+
+        return write_report(kube, namespace, args.name, args.output, args.open)
     return lint(kube, args.file, namespace)
 
 

@@ -6,19 +6,23 @@ Exit status: 0 every gate passed, 1 a gate failed, 2 inconclusive at --max-sampl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from imagerollout.api.v1alpha1 import Analysis, Gate, Metric, Stage0
+from imagerollout.cli.progress import JudgeProgress, progress_for
 from imagerollout.controller.sampler.runner import Sampler, SamplerConfig
 from imagerollout.core.judge import GateResult, Outcome
 from imagerollout.core.quality.analysis import AnalysisState, evaluate
-from imagerollout.core.quality.gating import snapshot
+from imagerollout.core.quality.gating import gate_statuses, snapshot
 from imagerollout.quality.evidence import EvidenceStore
 from imagerollout.quality.suite import default_suite, load_suite
+from imagerollout.report.page import Attempt, build
 
 EXIT = {Outcome.PROMOTE: 0, Outcome.ROLLBACK: 1, Outcome.INCONCLUSIVE: 2, Outcome.CONTINUE: 2}
 
@@ -43,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--evidence", type=Path, help="directory for raw outputs")
     parser.add_argument("--json", dest="json_out", help="write the result as JSON ('-': stdout)")
     parser.add_argument("--ocr-workers", type=int, default=2)
+    parser.add_argument(
+        "--report", type=Path, help="write the HTML evidence report (the operator's page) here"
+    )
 
 
 def parse_gate(text: str) -> Gate:
@@ -66,39 +73,67 @@ def run(args: argparse.Namespace) -> int:
         gpu_second_price=args.gpu_second_price,
     )
     suite = load_suite(args.suite.read_text()) if args.suite else default_suite()
-    store = EvidenceStore(args.evidence, retain_rollouts=20) if args.evidence else None
-    config = SamplerConfig("judge", analysis, suite, args.baseline, args.canary, store)
-    ocr = OcrPool(workers=args.ocr_workers)
-    sampler = Sampler(config, AnalysisState(), ocr)
-    clients = sampler.clients()
-    with sampler.pool() as pool:
-        outcome = Outcome.CONTINUE
-        while outcome != Outcome.PROMOTE and not sampler.done():  # stop at the first decision
-            sampler.run_batch(pool, clients)
-            outcome = _progress(sampler, analysis)
-    results, outcome = evaluate(analysis, sampler.state, sampler.strata, analysis.max_samples)
-    report = _report(analysis, sampler, results, outcome)
-    _print_table(report)
-    if args.json_out:
-        _write_json(report, args.json_out)
+    with contextlib.ExitStack() as stack:
+        evidence = args.evidence
+        if evidence is None and args.report:  # the page shows pairs: keep them while judging
+            evidence = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        store = EvidenceStore(evidence, retain_rollouts=20) if evidence else None
+        config = SamplerConfig("judge", analysis, suite, args.baseline, args.canary, store)
+        sampler = Sampler(config, AnalysisState(), OcrPool(workers=args.ocr_workers))
+        results, outcome = _judge(sampler, analysis, progress_for(sys.stderr, analysis.max_samples))
+        report = _report(analysis, sampler, results, outcome)
+        _print_table(report)
+        if args.json_out:
+            _write_json(report, args.json_out)
+        if args.report:
+            args.report.write_text(
+                build(judge_attempt(args, report, results, sampler.evidence_dir))
+            )
+            print(f"report: {args.report}", file=sys.stderr)
     return EXIT[outcome]
 
 
-def _progress(sampler: Sampler, analysis: Analysis) -> Outcome:
-    state = sampler.state
-    _, outcome = evaluate(analysis, state, sampler.strata, analysis.max_samples)
-    line = (
-        f"pairs {state.samples}/{analysis.max_samples}  errors baseline {state.baseline_errors}"
-        f" canary {state.canary_errors}  judge: {outcome.value}"
+def _judge(
+    sampler: Sampler, analysis: Analysis, progress: JudgeProgress
+) -> tuple[list[GateResult], Outcome]:
+    """Batches until the first decision (Promote or Rollback) or maxSamples."""
+    clients = sampler.clients()
+    try:
+        with sampler.pool() as pool:
+            outcome = Outcome.CONTINUE
+            while outcome != Outcome.PROMOTE and not sampler.done():
+                sampler.run_batch(pool, clients)
+                state = sampler.state
+                results, outcome = evaluate(analysis, state, sampler.strata, analysis.max_samples)
+                errors = (state.baseline_errors, state.canary_errors)
+                progress.update(state.samples, errors, outcome, results)
+    finally:
+        progress.close()
+    return evaluate(analysis, sampler.state, sampler.strata, analysis.max_samples)
+
+
+def judge_attempt(
+    args: argparse.Namespace,
+    report: dict[str, Any],
+    results: list[GateResult],
+    evidence: str | None,
+) -> Attempt:
+    """The report page of a judge run: the same sections as a rollout's."""
+    analysis = {
+        "outcome": report["outcome"],
+        "samples": report["samples"],
+        "maxSamples": args.max_samples,
+        "gates": [g.model_dump(by_alias=True) for g in gate_statuses(results)],
+        "snapshot": report["snapshot"],
+    }
+    return Attempt(
+        title="imagerollout judge",
+        verdict=report["outcome"],
+        message=f"{report['outcome']} after {report['samples']} pairs",
+        facts=[("baseline", args.baseline), ("canary", args.canary)],
+        analysis=analysis,
+        evidence=Path(evidence) if evidence else None,
     )
-    # On a terminal the line redraws in place; in CI logs each batch gets its own line.
-    print(
-        f"\r{line}   " if sys.stderr.isatty() else line,
-        end="" if sys.stderr.isatty() else "\n",
-        file=sys.stderr,
-        flush=True,
-    )
-    return outcome
 
 
 def _report(

@@ -80,14 +80,19 @@ def _ctl(action: str, name: str, namespace: str) -> int:
 
 def _run(namespaces: list[str] | None, liveness: str, metrics_address: str) -> int:
     import kopf
-    from prometheus_client import start_http_server
 
     import imagerollout.controller.handlers  # noqa: F401  (registers the handlers)
+    from imagerollout.controller.handlers import REPORT_BASE_ENV
+    from imagerollout.kube.client import Kube, load_config
+    from imagerollout.report.server import serve
 
     if metrics_address:
         host, _, port = metrics_address.rpartition(":")
+        if host not in ("", "0.0.0.0", "::"):  # a concrete address is where users reach it too
+            os.environ.setdefault(REPORT_BASE_ENV, f"http://{metrics_address}")
         try:
-            start_http_server(int(port), addr=host or "0.0.0.0")
+            load_config()
+            serve(host or "0.0.0.0", int(port), Kube())  # /metrics and /reports/<ns>/<name>
         except OSError as error:  # rollouts matter more than their dashboard
             logging.getLogger("imagerollout").error("no /metrics on %s: %s", metrics_address, error)
 

@@ -24,6 +24,8 @@ from imagerollout.telemetry import OperatorMetrics
 INTERVAL = float(os.environ.get("IMAGEROLLOUT_INTERVAL_SECONDS", "2"))
 OCR_WORKERS = int(os.environ.get("IMAGEROLLOUT_OCR_WORKERS", "2"))
 NOTIFIERS_SECRET_ENV = "IMAGEROLLOUT_NOTIFIERS_SECRET"  # set by `imagerollout run`
+# Where users reach the metrics port (status.reportURL); `imagerollout run` sets a default.
+REPORT_BASE_ENV = "IMAGEROLLOUT_REPORT_BASE_URL"
 log = logging.getLogger("imagerollout")
 
 
@@ -39,6 +41,7 @@ class ReconcileLoop:
     ) -> None:
         self.kube, self.samplers, self.metrics = kube, samplers, metrics
         self.notifications = notifications
+        self.report_base = os.environ.get(REPORT_BASE_ENV, "").rstrip("/")
         self.rollouts: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
         self.stopped = threading.Event()
@@ -68,6 +71,7 @@ class ReconcileLoop:
                     samplers=self.samplers,
                     metrics=self.metrics,
                     notify=self.notifications.notify,
+                    report_base=self.report_base,
                 )
         except Exception:  # one broken rollout must not stop the others
             log.exception("%s/%s: reconcile failed; retrying in %ss", namespace, name, INTERVAL)

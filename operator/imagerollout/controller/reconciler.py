@@ -71,6 +71,7 @@ def reconcile(
     samplers: SamplerRegistry | None = None,
     metrics: OperatorMetrics | None = None,
     notify: Notify | None = None,
+    report_base: str = "",
 ) -> Decision | None:
     key = f"{namespace}/{name}"
     for _ in range(STATUS_RETRIES):
@@ -100,6 +101,11 @@ def reconcile(
         decision = decide(spec, status, observations, moment, rollout["metadata"].get("generation"))
         if metrics is not None:
             metrics.decision_seconds.observe(time.perf_counter() - started)
+        if report_base:  # where on-call finds the evidence report (report/server.py)
+            url = f"{report_base}/reports/{namespace}/{name}"
+            decision = replace(
+                decision, status=decision.status.model_copy(update={"report_url": url})
+            )
         for action in decision.actions:
             apply(kube, router, rollout, spec, observations, action)
         try:

@@ -5,6 +5,8 @@ Layout under the root (a path or a PVC mount):
     <root>/<rollout dir>/.imagerollout-evidence      marker: only such dirs are ever pruned
     <root>/<rollout dir>/000012-canary.png           the image as received (absent on error)
     <root>/<rollout dir>/000012-canary.json          prompt, seed, OCR text, scores, latency, error
+    <root>/<rollout dir>/trajectory.jsonl            each gate's bounds after each batch (a line
+                                                     per gate), for the report's plots
 
 Retention is bounded twice: only the `retain_rollouts` most recently written rollout dirs are
 kept, and within a rollout only the newest `max_samples_per_rollout` sample indexes.
@@ -30,6 +32,7 @@ from imagerollout.quality.endpoint import Generation
 from imagerollout.quality.suite import Probe
 
 MARKER = ".imagerollout-evidence"
+TRAJECTORY = "trajectory.jsonl"
 _SAMPLE_FILE = re.compile(r"^(\d{6,})-([a-z0-9][a-z0-9-]*)\.(png|json)$")
 _ARM = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
@@ -95,6 +98,13 @@ class EvidenceStore:
             self._remember(rollout, number)
             return f"{rollout.path.name}/{stem}.json"
 
+    def append_trajectory(self, rollout_key: str, rows: list[dict[str, JsonValue]]) -> None:
+        """Append the gates' bounds after a batch (one JSON line each). Raises OSError."""
+        with self._lock:
+            rollout = self._open(rollout_key)
+            with (rollout.path / TRAJECTORY).open("a", encoding="utf-8") as out:
+                out.writelines(json.dumps(row, allow_nan=False) + "\n" for row in rows)
+
     def _write_image(self, directory: Path, stem: str, generation: Generation) -> str | None:
         if generation.image is None:
             return None
@@ -143,6 +153,39 @@ class EvidenceStore:
             rollout.indexes.insert(position, number)
         while len(rollout.indexes) > self.max_samples_per_rollout:
             _delete_sample(rollout.path, rollout.indexes.pop(0))
+
+
+def read_samples(directory: Path) -> dict[int, dict[str, dict[str, JsonValue]]]:
+    """The records of a rollout dir by sample index, then arm; unreadable records are skipped."""
+    samples: dict[int, dict[str, dict[str, JsonValue]]] = {}
+    for entry in sorted(directory.glob("*.json")):
+        match = _SAMPLE_FILE.match(entry.name)
+        if match is None:
+            continue
+        try:
+            record = json.loads(entry.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict):
+            samples.setdefault(int(match.group(1)), {})[match.group(2)] = record
+    return samples
+
+
+def read_trajectory(directory: Path) -> list[dict[str, JsonValue]]:
+    """The rows append_trajectory wrote; a torn last line (a crash mid-write) is skipped."""
+    try:
+        lines = (directory / TRAJECTORY).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    rows = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
 
 
 def safe_key(rollout_key: str) -> str:

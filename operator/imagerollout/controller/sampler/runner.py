@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from imagerollout.api.v1alpha1 import Analysis
 from imagerollout.controller.sampler.scoring import ScoredPair, TextScorer, score_pairs
-from imagerollout.core.judge import Outcome
+from imagerollout.core.judge import GateResult, Outcome
 from imagerollout.core.quality.analysis import (
     NO_SCOPES,
     AnalysisState,
@@ -23,9 +23,11 @@ from imagerollout.core.quality.analysis import (
     judged_gates,
     record,
 )
+from imagerollout.core.quality.cells import cell_gate
+from imagerollout.core.quality.gates import effect_limit
 from imagerollout.core.quality.scopes import Scopes
 from imagerollout.quality.endpoint import Generation, ImagesClient
-from imagerollout.quality.evidence import EvidenceStore
+from imagerollout.quality.evidence import EvidenceStore, JsonValue
 from imagerollout.quality.suite import Probe, Suite, plan
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,18 @@ class SamplerConfig:
     canary_url: str
     evidence: EvidenceStore | None
     scopes: Scopes = NO_SCOPES  # capabilities judged apart (core/quality/scopes.py)
+
+
+def trajectory_row(result: GateResult, limit: float | None) -> dict[str, JsonValue]:
+    return {
+        "samples": result.samples,
+        "gate": result.gate,
+        "verdict": result.verdict.value,
+        "effect": result.effect,
+        "lower": result.lower,
+        "upper": result.upper,
+        "limit": limit,
+    }
 
 
 def strata_of(suite: Suite) -> tuple[StratumInfo, ...]:
@@ -138,6 +152,22 @@ class Sampler:
                 self._state = record(self._state, self._gates, pair.pair)
             if self.done():
                 break  # fail fast: the rest of the batch is not needed
+        self._keep_trajectory()
+
+    def _keep_trajectory(self) -> None:
+        """Each gate's bounds now, for the report's plot of bounds against pairs."""
+        store = self.config.evidence
+        if store is None:
+            return
+        results, _ = evaluate(
+            self.config.analysis, self.state, self.strata, self._max_samples, self.config.scopes
+        )
+        limits = {g.name: effect_limit(g) for g in self._gates}
+        rows = [trajectory_row(r, limits.get(cell_gate(r.gate))) for r in results]
+        try:
+            store.append_trajectory(self.config.key, rows)
+        except OSError as error:
+            log.warning("sampler %s: trajectory not stored: %s", self.config.key, error)
 
     def _batch_size(self) -> int:
         remaining = self._max_samples - self.state.samples

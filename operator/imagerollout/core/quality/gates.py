@@ -171,6 +171,13 @@ def feeds(gate: Gate, stratum: str, has_text: bool) -> bool:
     return listed and (has_text or not METRICS[gate.metric].text_only)
 
 
+def effect_limit(gate: Gate) -> float:
+    """The effect (canary - baseline, as status shows it) past which the canary is too worse."""
+    spec = METRICS[gate.metric]
+    sign = 1.0 if spec.higher_is_better else -1.0
+    return spec.show_effect(-sign * spec.margin(gate))
+
+
 def difference(spec: MetricSpec, pair: PairScores) -> tuple[float, float, float] | None:
     """(baseline, canary, oriented difference) for one pair, or None when a value is missing."""
     baseline, canary = spec.extract(pair, False), spec.extract(pair, True)

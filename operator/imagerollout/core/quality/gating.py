@@ -65,7 +65,7 @@ def judge_pass(spec: RolloutSpec, d: Draft, obs: Observations) -> GateVerdict | 
                 "outcome": outcome.value,
                 "samples": seen.state.samples,
                 "max_samples": limit,
-                "gates": [_gate_status(r) for r in _worst_first(results)][:MAX_GATE_STATUSES],
+                "gates": gate_statuses(results),
                 "snapshot": snapshot(seen.state, float(analysis.alpha)),
                 "evidence": seen.evidence,
                 "state": seen.state.to_json(),
@@ -175,6 +175,11 @@ def _worst_first(results: list[GateResult]) -> list[GateResult]:
 
 def _num(value: float) -> str:
     return f"{value:.4g}"
+
+
+def gate_statuses(results: list[GateResult]) -> list[GateStatus]:
+    """status.analysis.gates: worst first, bounded (also the judge command's report)."""
+    return [_gate_status(r) for r in _worst_first(results)][:MAX_GATE_STATUSES]
 
 
 def _gate_status(result: GateResult) -> GateStatus:

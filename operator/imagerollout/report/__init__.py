@@ -1,0 +1,1 @@
+"""The evidence report: one self-contained HTML page per rollout attempt (docs/oncall.md)."""
