@@ -48,8 +48,9 @@ def dry_run(cluster: Cluster, manifests_text: str) -> str:
         {"rbac.scope": '"namespace"'},
         {"rbac.scope": '"namespace"', "rbac.discovery": "false"},
         {"qualityGates.endpointAllowlist": '["http://*.svc:8080/*"]', "replicaCount": "0"},
+        {"replicaCount": "3", "leaderElection.leaseDurationSeconds": "10"},
     ],
-    ids=["defaults", "namespace-scope", "namespace-scope-no-discovery", "settings"],
+    ids=["defaults", "namespace-scope", "namespace-scope-no-discovery", "settings", "ha"],
 )
 def test_lint_template_and_server_side_dry_run(
     cluster: Cluster, crd: None, release_namespace: str, values: dict[str, str]
@@ -114,11 +115,18 @@ def test_helm_install_upgrade_and_uninstall(
         assert deployment["status"]["readyReplicas"] == 1  # kwok runs the pod
         assert cluster.get_json("-n", namespace, "role", name)["rules"]
         assert cluster.get_json("clusterrole", f"{name}-discovery")["rules"]
-        # Back to the defaults (cluster scope): the Role gives way to a ClusterRole.
+        assert cluster.get_json("-n", release_namespace, "role", f"{name}-leader")["rules"]
+        # Back to the defaults (cluster scope), with two replicas: the Role gives way to a
+        # ClusterRole, the upgrade rolls, and a PodDisruptionBudget keeps one pod up.
         helm(
-            "upgrade", release, str(CHART), *common, "--reset-values", "--wait", "--timeout", "90s"
-        )
+            "upgrade", release, str(CHART), *common, "--reset-values", "--wait", "--timeout",
+            "90s", *set_flags({"replicaCount": "2"}),
+        )  # fmt: skip
         assert cluster.get_json("clusterrole", name)["rules"]
+        deployment = cluster.get_json("-n", release_namespace, "deployment", name)
+        assert deployment["status"]["readyReplicas"] == 2
+        budget = cluster.get_json("-n", release_namespace, "poddisruptionbudget", name)
+        assert budget["spec"]["minAvailable"] == 1
         gone = cluster.kubectl("-n", namespace, "get", "role", name, check=False)
         assert gone.returncode != 0
         status = json.loads(helm("status", release, *common, "--output", "json").stdout)

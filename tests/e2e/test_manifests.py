@@ -33,7 +33,7 @@ def base(cluster: Cluster) -> None:
 
 def test_kustomize_base_applies(cluster: Cluster, base: None) -> None:
     deployment = cluster.get_json("-n", "imagerollout-system", "deployment", "imagerollout")
-    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
     assert deployment["spec"]["replicas"] == 1
     crd = cluster.get_json("crd", "imagemodelrollouts.imagerollout.dev")
     assert crd["metadata"]["labels"]["app.kubernetes.io/part-of"] == "imagerollout"
@@ -60,6 +60,15 @@ def test_base_grants_what_the_operator_calls(
     assert can_i(cluster, verb, resource), f"operator cannot {verb} {resource}"
 
 
+@pytest.mark.parametrize("verb", ["get", "create", "update"])
+def test_base_grants_leader_election_in_its_own_namespace(
+    cluster: Cluster, base: None, verb: str
+) -> None:
+    leases = "leases.coordination.k8s.io"
+    assert can_i(cluster, verb, leases, "-n", "imagerollout-system")
+    assert not can_i(cluster, verb, leases, "-n", "default")
+
+
 @pytest.mark.parametrize(
     ("verb", "resource"),
     [
@@ -75,6 +84,7 @@ def test_base_grants_what_the_operator_calls(
         ("patch", "imagemodelrollouts.imagerollout.dev"),
         ("update", "imagemodelrollouts.imagerollout.dev/status"),
         ("delete", "imagemodelrollouts.imagerollout.dev"),
+        ("get", "leases.coordination.k8s.io"),  # only in its own namespace
     ],
 )
 def test_base_grants_nothing_else(cluster: Cluster, base: None, verb: str, resource: str) -> None:

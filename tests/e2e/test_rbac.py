@@ -232,7 +232,13 @@ def with_operator(
     proxy = RecordingProxy(admin["server"], Path(admin["certificate-authority"]))
     proxy_url = proxy.start()
     creds = credentials(cluster, installed, proxy_url, tmp_path, namespace)
-    operator = OperatorProcess(creds.via_proxy, namespace, tmp_path, extra_env)
+    election = {  # as the chart's Deployment sets it; short, so the run renews the Lease
+        "IMAGEROLLOUT_LEADER_ELECT": "true",
+        "IMAGEROLLOUT_LEASE_NAMESPACE": installed.release_namespace,
+        "IMAGEROLLOUT_LEASE_NAME": installed.service_account,
+        "IMAGEROLLOUT_LEASE_SECONDS": "4",
+    }
+    operator = OperatorProcess(creds.via_proxy, namespace, tmp_path, election | (extra_env or {}))
     env = RolloutEnv(cluster, namespace, operator)
     operator.start()
     try:
@@ -338,13 +344,17 @@ def test_cluster_scope_runs_a_rollout_with_exactly_the_granted_permissions(
         "ClusterRole",
         "ClusterRoleBinding",
         "ClusterRoleBinding",
+        "Role",  # the Lease, in the release's namespace
+        "RoleBinding",
         "ServiceAccount",
     ]
     run = run_rollout(cluster, cluster_scope, namespace, tmp_path)
     print(f"requests of the operator (cluster scope):\n{summary(run)}")
     assert_least_privilege(run, cluster_scope)
     namespaced = {a.namespace for a in used(run) if a.namespace}
-    assert namespaced == {namespace}
+    assert namespaced == {namespace, cluster_scope.release_namespace}
+    leases = {a for a in used(run) if a.resource == "leases"}
+    assert {a.namespace for a in leases} == {cluster_scope.release_namespace}
 
     direct = run.creds.direct
     # What the same operator would need cluster-wide (no --namespace): granted.
@@ -364,7 +374,10 @@ def test_namespace_scope_runs_a_rollout_and_cannot_reach_other_namespaces(
     cluster: Cluster, namespace_scope: Installed, namespace: str, tmp_path: Path
 ) -> None:
     roles = of_kind(namespace_scope.manifests, "Role", "RoleBinding")
-    assert {m["metadata"]["namespace"] for m in roles} == {namespace}
+    assert {m["metadata"]["namespace"] for m in roles} == {
+        namespace,
+        namespace_scope.release_namespace,  # the Lease only
+    }
     (discovery,) = of_kind(namespace_scope.manifests, "ClusterRole")
     assert granted(discovery["rules"]) == {
         ("apiextensions.k8s.io", "customresourcedefinitions", "list"),

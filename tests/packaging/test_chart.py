@@ -19,6 +19,7 @@ VALUE_SETS: dict[str, dict[str, str]] = {
     "cluster-scope-named-namespaces": {"watchNamespaces": '["models"]'},
     "no-discovery": {"rbac.scope": '"namespace"', "rbac.discovery": "false"},
     "service-monitor": {"serviceMonitor.enabled": "true", "serviceMonitor.labels": '{"r": "p"}'},
+    "ha": {"replicaCount": "3", "leaderElection.leaseDurationSeconds": "10"},
     "pinned-digest-and-claim": {
         "image.digest": '"sha256:' + "a" * 64 + '"',
         "evidence.existingClaim": '"evidence"',
@@ -45,11 +46,16 @@ def test_helm_lint_strict(name: str) -> None:
     assert "[ERROR]" not in result.stdout
 
 
-def test_defaults_one_replica_recreate_security_resources_probe() -> None:
+def test_defaults_one_replica_rolling_security_resources_probe() -> None:
     manifests = render()
     deployment = one(manifests, "Deployment")
     assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    # The new pod comes up as a standby before the old one stops (the Lease keeps one acting).
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    assert of_kind(manifests, "PodDisruptionBudget") == []  # it would block drains of one pod
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 65532
@@ -78,9 +84,18 @@ def test_defaults_one_replica_recreate_security_resources_probe() -> None:
     assert of_kind(manifests, "ServiceMonitor", "Service") == []
 
 
+def leader_role(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    (role,) = [r for r in of_kind(manifests, "Role") if r["metadata"]["name"].endswith("-leader")]
+    return role
+
+
+def not_leader(manifests: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [m for m in of_kind(manifests, kind) if not m["metadata"]["name"].endswith("-leader")]
+
+
 def test_cluster_scope_binds_a_cluster_role_to_the_service_account() -> None:
     manifests = render("ir", "ops")
-    assert of_kind(manifests, "Role", "RoleBinding") == []
+    assert not_leader(manifests, "Role") == not_leader(manifests, "RoleBinding") == []
     bindings = of_kind(manifests, "ClusterRoleBinding")
     assert {b["roleRef"]["name"] for b in bindings} == {
         r["metadata"]["name"] for r in of_kind(manifests, "ClusterRole")
@@ -98,9 +113,9 @@ def test_cluster_scope_binds_a_cluster_role_to_the_service_account() -> None:
 
 def test_namespace_scope_roles_in_each_watched_namespace_and_matching_args() -> None:
     manifests = render("ir", "ops", VALUE_SETS["namespace-scope"])
-    roles = of_kind(manifests, "Role")
+    roles = not_leader(manifests, "Role")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["models", "staging"]
-    assert sorted(b["metadata"]["namespace"] for b in of_kind(manifests, "RoleBinding")) == [
+    assert sorted(b["metadata"]["namespace"] for b in not_leader(manifests, "RoleBinding")) == [
         "models",
         "staging",
     ]
@@ -112,14 +127,14 @@ def test_namespace_scope_roles_in_each_watched_namespace_and_matching_args() -> 
 
 def test_namespace_scope_defaults_to_the_release_namespace() -> None:
     manifests = render("ir", "models", {"rbac.scope": '"namespace"'})
-    assert [r["metadata"]["namespace"] for r in of_kind(manifests, "Role")] == ["models"]
+    assert [r["metadata"]["namespace"] for r in not_leader(manifests, "Role")] == ["models"]
     assert args_namespaces(container(manifests)["args"]) == ["models"]
 
 
 def test_no_discovery_renders_nothing_cluster_scoped() -> None:
     manifests = render("ir", "models", VALUE_SETS["no-discovery"])
     assert of_kind(manifests, "ClusterRole", "ClusterRoleBinding") == []
-    assert len(of_kind(manifests, "Role")) == 1
+    assert len(not_leader(manifests, "Role")) == 1
 
 
 def test_service_monitor_renders_when_enabled() -> None:
@@ -159,10 +174,43 @@ def test_quality_gate_settings_reach_the_operator() -> None:
     assert "IMAGEROLLOUT_ENDPOINT_ALLOWLIST" not in defaults  # only the in-cluster Services
 
 
+def test_every_replica_elects_a_leader_on_a_lease_in_the_release_namespace() -> None:
+    manifests = render("ir", "ops", {"leaderElection.leaseDurationSeconds": "8"})
+    env = {e["name"]: e for e in container(manifests)["env"]}
+    assert env["IMAGEROLLOUT_LEADER_ELECT"]["value"] == "true"
+    assert env["IMAGEROLLOUT_LEASE_NAME"]["value"] == "ir-imagerollout"
+    assert env["IMAGEROLLOUT_LEASE_SECONDS"]["value"] == "8"
+    assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    role = leader_role(manifests)
+    assert role["metadata"]["namespace"] == "ops"
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update"],
+        }
+    ]
+    (binding,) = [
+        b for b in of_kind(manifests, "RoleBinding") if b["roleRef"]["name"].endswith("-leader")
+    ]
+    assert binding["subjects"][0]["name"] == one(manifests, "ServiceAccount")["metadata"]["name"]
+
+
+@pytest.mark.parametrize("replicas", [2, 10])
+def test_two_or_more_replicas_get_a_disruption_budget(replicas: int) -> None:
+    manifests = render("ir", "ops", {"replicaCount": str(replicas)})
+    assert one(manifests, "Deployment")["spec"]["replicas"] == replicas
+    budget = one(manifests, "PodDisruptionBudget")
+    assert budget["spec"]["minAvailable"] == 1
+    pod_labels = one(manifests, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
 @pytest.mark.parametrize(
     ("values", "complaint"),
     [
-        ({"replicaCount": "2"}, "replicaCount"),
+        ({"replicaCount": "11"}, "replicaCount"),
+        ({"leaderElection.leaseDurationSeconds": "1"}, "leaseDurationSeconds"),
         ({"rbac.scope": '"everywhere"'}, "scope"),
         ({"serviceMonitor.enable": "true"}, "enable"),  # a typo of `enabled`
         ({"image.pullPolicy": '"Sometimes"'}, "pullPolicy"),

@@ -44,12 +44,13 @@ def test_base_holds_crd_rbac_and_the_operator() -> None:
     assert kinds == sorted(
         ["CustomResourceDefinition", "Namespace", "ServiceAccount", "Deployment"]
         + ["ClusterRole", "ClusterRoleBinding"] * 2
+        + ["Role", "RoleBinding"]  # the Lease
     )
-    namespaced = [m for m in base if m["kind"] in ("ServiceAccount", "Deployment")]
+    namespaced = [m for m in base if m["kind"] in ("ServiceAccount", "Deployment", "Role")]
     assert {m["metadata"]["namespace"] for m in namespaced} == {"imagerollout-system"}
     deployment = one(base, "Deployment")
     assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment["spec"]["strategy"] == one(render(), "Deployment")["spec"]["strategy"]
 
 
 def test_base_rbac_is_the_charts_cluster_scope() -> None:
@@ -58,6 +59,10 @@ def test_base_rbac_is_the_charts_cluster_scope() -> None:
         ours = named(base, "ClusterRole", f"imagerollout{suffix}")["rules"]
         theirs = named(chart, "ClusterRole", f"imagerollout{suffix}")["rules"]
         assert ours == theirs, suffix
+    assert (
+        named(base, "Role", "imagerollout-leader")["rules"]
+        == (named(chart, "Role", "imagerollout-leader")["rules"])
+    )
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAMESPACE/NAME",
         help="the Secret whose key providers.yaml lists the notification providers",
     )
+    _election_arguments(run)
     crd = commands.add_parser("crd", help="print or write the generated CRD")
     crd.add_argument("--output", type=Path)
     ctl = commands.add_parser("ctl", help="the same as `kubectl imr ACTION NAME`")
@@ -56,7 +57,29 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(error))
         # kopf's startup handler builds the operator; it reads its configuration from there.
         os.environ["IMAGEROLLOUT_NOTIFIERS_SECRET"] = args.notifiers_secret
-    return _run(args.namespace, args.liveness, args.metrics_address)
+    return _run(args)
+
+
+def _election_arguments(run: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    run.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=env("IMAGEROLLOUT_LEADER_ELECT", "false").lower() in ("1", "true", "yes"),
+        help="act only while holding a coordination.k8s.io Lease (two or more replicas)",
+    )
+    run.add_argument("--lease-name", default=env("IMAGEROLLOUT_LEASE_NAME", "imagerollout"))
+    run.add_argument(
+        "--lease-namespace",
+        default=env("IMAGEROLLOUT_LEASE_NAMESPACE") or env("POD_NAMESPACE"),
+        help="default: the pod's namespace (POD_NAMESPACE) or the kubeconfig's",
+    )
+    run.add_argument(
+        "--lease-duration",
+        type=int,
+        default=int(env("IMAGEROLLOUT_LEASE_SECONDS", "15")),
+        help="seconds a standby waits for a silent leader before taking over",
+    )
 
 
 def _crd(output: Path | None) -> int:
@@ -78,13 +101,22 @@ def _ctl(action: str, name: str, namespace: str) -> int:
     return 0
 
 
-def _run(namespaces: list[str] | None, liveness: str, metrics_address: str) -> int:
+def _run(args: argparse.Namespace) -> int:
     import kopf
 
-    import imagerollout.controller.handlers  # noqa: F401  (registers the handlers)
+    from imagerollout.controller import handlers  # registers the handlers
     from imagerollout.controller.handlers import REPORT_BASE_ENV
     from imagerollout.kube.client import Kube, load_config
     from imagerollout.report.server import serve
+
+    namespaces, liveness, metrics_address = args.namespace, args.liveness, args.metrics_address
+    if args.leader_elect:
+        from imagerollout.core.leader import Timing
+        from imagerollout.kube.client import current_namespace
+
+        Timing.for_duration(args.lease_duration)  # a bad value fails here, not in a thread
+        lease_namespace = args.lease_namespace or current_namespace()
+        handlers.election = handlers.Election(lease_namespace, args.lease_name, args.lease_duration)
 
     if metrics_address:
         host, _, port = metrics_address.rpartition(":")

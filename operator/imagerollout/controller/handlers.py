@@ -9,16 +9,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
 
 from imagerollout import GROUP, PLURAL, VERSION
+from imagerollout.controller.leader import AlwaysLeader, Leader, LeaseLeader
 from imagerollout.controller.notifications import Notifications, parse_secret_ref
 from imagerollout.controller.reconciler import reconcile
 from imagerollout.controller.sampler.registry import SamplerRegistry
 from imagerollout.controller.sampler.scoring import LazyOcrPool
+from imagerollout.core.leader import Timing
 from imagerollout.kube.client import Kube, load_config
+from imagerollout.kube.leases import Leases
 from imagerollout.telemetry import OperatorMetrics
 
 INTERVAL = float(os.environ.get("IMAGEROLLOUT_INTERVAL_SECONDS", "2"))
@@ -29,8 +33,23 @@ REPORT_BASE_ENV = "IMAGEROLLOUT_REPORT_BASE_URL"
 log = logging.getLogger("imagerollout")
 
 
+@dataclass(frozen=True)
+class Election:
+    """Leader election on the Lease namespace/name (set by `imagerollout run --leader-elect`)."""
+
+    namespace: str
+    name: str
+    duration_s: int
+
+
+election: Election | None = None  # None: this process always leads
+
+
 class ReconcileLoop:
-    """Every INTERVAL, one reconcile pass per known rollout; a failing pass is retried next tick."""
+    """Every INTERVAL, one reconcile pass per known rollout; a failing pass is retried next tick.
+
+    Only the leader reconciles; a standby keeps its set of rollouts and waits.
+    """
 
     def __init__(
         self,
@@ -38,9 +57,10 @@ class ReconcileLoop:
         samplers: SamplerRegistry,
         metrics: OperatorMetrics,
         notifications: Notifications,
+        leader: Leader,
     ) -> None:
         self.kube, self.samplers, self.metrics = kube, samplers, metrics
-        self.notifications = notifications
+        self.notifications, self.leader = notifications, leader
         self.report_base = os.environ.get(REPORT_BASE_ENV, "").rstrip("/")
         self.rollouts: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
@@ -59,7 +79,17 @@ class ReconcileLoop:
             with self.lock:
                 keys = sorted(self.rollouts)
             for namespace, name in keys:
+                if not self.leader.is_leading():
+                    break
                 self.reconcile_one(namespace, name)
+
+    def drain(self) -> None:
+        """Finish the pass in flight (its status and events), then hand the lease over."""
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=60)
+        self.samplers.stop_all()
+        self.leader.release()
 
     def reconcile_one(self, namespace: str, name: str) -> None:
         try:
@@ -102,14 +132,24 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     kube, metrics = Kube(), OperatorMetrics()
     secret = os.environ.get(NOTIFIERS_SECRET_ENV)
     notifications = Notifications(kube, parse_secret_ref(secret) if secret else None, metrics)
-    _loop = ReconcileLoop(kube, samplers, metrics, notifications)
+    _loop = ReconcileLoop(kube, samplers, metrics, notifications, _leader())
+    _loop.leader.start(on_lost=samplers.stop_all)
     _loop.thread.start()
+
+
+def _leader() -> Leader:
+    if election is None:
+        return AlwaysLeader()
+    timing = Timing.for_duration(election.duration_s)
+    # Lease calls time out within the renew deadline, so a hung call cannot outlast our term.
+    kube = Kube(timeout=timing.renew_deadline_s / 2)
+    return LeaseLeader(Leases(kube, election.namespace, election.name), timing)
 
 
 @kopf.on.cleanup()
 def stop(**_: Any) -> None:
     if _loop is not None:
-        _loop.stopped.set()
+        _loop.drain()
         _loop.notifications.sender.stop()
 
 

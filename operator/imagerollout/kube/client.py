@@ -64,8 +64,11 @@ def _split(api_version: str) -> tuple[str, str]:
 
 
 class Kube:
-    def __init__(self, api: client.ApiClient | None = None) -> None:
+    def __init__(
+        self, api: client.ApiClient | None = None, timeout: float = REQUEST_TIMEOUT
+    ) -> None:
         self.api = api or client.ApiClient()
+        self.timeout = timeout
 
     # Generic access by path keeps one code path for built-in and custom resources.
     def _path(self, api_version: str, plural: str, namespace: str, name: str = "") -> str:
@@ -95,7 +98,7 @@ class Kube:
         )
         verb, url, headers, payload, _ = request
         response = self.api.call_api(
-            verb, url, header_params=headers, body=payload, _request_timeout=REQUEST_TIMEOUT
+            verb, url, header_params=headers, body=payload, _request_timeout=self.timeout
         )
         data = response.read() or b"{}"  # type: ignore[no-untyped-call]
         if response.status >= 400:
@@ -111,6 +114,12 @@ class Kube:
 
     def create_object(self, api_version: str, plural: str, namespace: str, body: Object) -> Object:
         return self._call("POST", self._path(api_version, plural, namespace), body)
+
+    def replace_object(
+        self, api_version: str, plural: str, namespace: str, name: str, body: Object
+    ) -> Object:
+        """PUT as given: a stale metadata.resourceVersion fails with ConflictError."""
+        return self._call("PUT", self._path(api_version, plural, namespace, name), body)
 
     def update_object(
         self,

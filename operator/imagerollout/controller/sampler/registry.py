@@ -103,6 +103,13 @@ class SamplerRegistry:
         if sampler is not None:
             sampler.stop()
 
+    def stop_all(self) -> None:
+        """Leadership lost: the next leader resumes every sampler from status."""
+        with self._lock:
+            samplers, self._samplers = list(self._samplers.values()), {}
+        for sampler in samplers:
+            sampler.stop()
+
     def running(self) -> list[str]:
         with self._lock:
             return sorted(self._samplers)
