@@ -6,6 +6,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 "$root/scripts/cluster-up.sh"
 export KUBECONFIG="${IMAGEROLLOUT_CACHE:-$root/.cache}/cluster/kubeconfig"
+export PATH="$root/.venv/bin:$PATH"  # kubectl finds the kubectl-imr plugin here
 ns=imagerollout-demo
 logs="${IMAGEROLLOUT_CACHE:-$root/.cache}/demo"
 mkdir -p "$logs"
@@ -36,7 +37,7 @@ kubectl -n "$ns" delete deploy imagegen --ignore-not-found --wait=true >/dev/nul
 
 say "starting the operator (log: $logs/operator.log) and two demo model servers"
 IMAGEROLLOUT_INTERVAL_SECONDS=1 IMAGEROLLOUT_ENDPOINT_ALLOWLIST='http://127.0.0.1:*' \
-  .venv/bin/imagerollout run --namespace "$ns" \
+  .venv/bin/imagerollout run --namespace "$ns" --metrics-address "127.0.0.1:${IMAGEROLLOUT_DEMO_METRICS_PORT:-9102}" \
   --liveness http://127.0.0.1:0/healthz >"$logs/operator.log" 2>&1 &
 operator=$!
 pids=("$operator")
@@ -75,13 +76,13 @@ kubectl -n "$ns" apply -f demo/rollout-gated.yaml >/dev/null
 kubectl -n "$ns" set image deployment/imagegen model=registry.example/imagegen:v3 >/dev/null
 kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.canary.model}'=registry.example/imagegen:v3 --timeout=60s >/dev/null
 timeout 300 bash -c "$(declare -f watch_until); ns=$ns; watch_until Degraded"
-say "the gates, worst first (status.analysis.gates; a stratum's cell only when it fails)"
-kubectl -n "$ns" get imr imagegen -o jsonpath='{range .status.analysis.gates[*]}{.gate}{"\t"}{.verdict}{"\tbaseline "}{.baseline}{"\tcanary "}{.canary}{"\tpairs "}{.samples}{"\n"}{end}' |
-  awk -F'\t' '$1 !~ /\// || $2 == "Fail"'
-say "before/after snapshot (status.analysis.snapshot) and the evidence on disk"
-kubectl -n "$ns" get imr imagegen -o jsonpath='{.status.analysis.snapshot}{"\n"}'
+say "what on-call sees: kubectl imr get imagegen"
+kubectl imr get imagegen -n "$ns"
 evidence=$(kubectl -n "$ns" get imr imagegen -o jsonpath='{.status.analysis.evidence}')
-echo "$evidence: $(ls "$evidence" | wc -l) files, e.g. $(ls "$evidence" | grep canary.png | head -2 | tr '\n' ' ')"
+echo "evidence: $evidence ($(ls "$evidence" | grep -c 'canary.png') canary images)"
+say "the evidence report of the logo regression: kubectl imr report imagegen"
+kubectl imr report imagegen -n "$ns" -o "$logs/logo-regression-report.html"
+echo "open it in a browser; the operator serves the same page at $(kubectl -n "$ns" get imr imagegen -o jsonpath='{.status.reportURL}')"
 
 say "a good canary (same quality) passes all four gates and is promoted on its own"
 pkill -f "demo.server --port 18082" || true

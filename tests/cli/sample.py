@@ -33,6 +33,15 @@ ROLLOUT: Object = {
         "message": "gate text/logos failed: canary 55.0 vs baseline 95.0",
         "canaryWeight": 0,
         "currentStepIndex": 1,
+        "conditions": [
+            {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "AnalysisFailed",
+                "message": "text/logos: canary 0.00 vs baseline 1.00, Fail after 32 pairs",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }
+        ],
         "stable": {"revision": "aaaaaaaaaa", "model": "registry.example/imagegen:v1"},
         "canary": {"revision": "bbbbbbbbbb", "model": "registry.example/imagegen:v3"},
         "analysis": {
@@ -42,6 +51,8 @@ ROLLOUT: Object = {
             "gates": [
                 {**GATE, "gate": "errors", "verdict": "Pass"},
                 {**GATE, "gate": "text/logos", "verdict": "Fail", "samples": 32},
+                {**GATE, "gate": "text/typography", "verdict": "Pass", "samples": 64},
+                {**GATE, "gate": "text", "verdict": "Fail", "samples": 96},
                 {**GATE, "gate": "latency", "verdict": "Inconclusive"},
             ],
         },

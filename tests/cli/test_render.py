@@ -20,10 +20,13 @@ def text(obj: dict[str, object], terminal: bool, observed: int | None = 0) -> st
 def test_header_shows_phase_message_step_weights_and_models() -> None:
     shown = text(ROLLOUT, terminal=False, observed=5)
     lines = {
-        line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in shown.splitlines()[:8]
+        line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in shown.splitlines()[:9]
     }
     assert lines["Phase"] == "Degraded"
     assert lines["Message"] == "gate text/logos failed: canary 55.0 vs baseline 95.0"
+    assert lines["Cause"] == (
+        "AnalysisFailed: text/logos: canary 0.00 vs baseline 1.00, Fail after 32 pairs"
+    )
     assert lines["Step"] == "2/3"
     assert lines["Weight"] == "set 0%  observed 5%"
     assert lines["Stable"].startswith("registry.example/imagegen:v1")
@@ -39,6 +42,25 @@ def test_gates_are_listed_worst_first_with_their_numbers() -> None:
     assert "effect -40.0" in fail
     assert "bounds [-58.1, -21.9]" in fail
     assert "pairs 128/2000  outcome Rollback" in shown
+
+
+def test_failing_strata_hang_under_their_gate_the_rest_in_one_line() -> None:
+    lines = text(ROLLOUT, terminal=False).splitlines()
+    names = [
+        line.split("── ")[1].split()[0] for line in lines if "── " in line and "bounds" in line
+    ]
+    assert names[:2] == ["text", "text/logos"]
+    assert "text/typography" not in names
+    depth = {n: line.index("── ") for n in names for line in lines if f"── {n} " in line}
+    assert depth["text/logos"] > depth["text"] == depth["errors"]
+    assert any("1 more strata: 1 Pass (--strata lists them)" in line for line in lines)
+
+
+def test_strata_lists_every_cell() -> None:
+    out = io.StringIO()
+    Console(file=out, width=160).print(rollout_view(ROLLOUT, 0, fancy=False, all_strata=True))
+    assert "text/typography Pass" in out.getvalue()
+    assert "more strata" not in out.getvalue()
 
 
 def test_steps_are_done_current_or_pending() -> None:

@@ -59,6 +59,11 @@ def test_the_report_of_a_rolled_back_canary_in_chromium(env: RolloutEnv, tmp_pat
         served = reply.read().decode()
     assert "<script" not in served
 
+    tree = imr(env, "get", NAME)
+    print(f"\n{tree.stdout}")
+    assert "text/logos Fail" in tree.stdout, tree
+    assert "Report:     " + url in tree.stdout
+
     written = tmp_path / "report.html"
     assert imr(env, "report", NAME, "-o", str(written)).returncode == 0
     assert 'id="pairs"' in written.read_text()

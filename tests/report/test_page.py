@@ -77,6 +77,9 @@ def test_the_plot_draws_bounds_and_the_limit(tmp_path: Path) -> None:
     assert 'class="limit"' in svg
     assert "limit -0.05" in svg
     assert "10 pairs" in svg
+    # A passing stratum cell is a table row, not a plot.
+    assert "<h3>text/typography" not in html
+    assert "<td>text/typography</td>" in html[html.index("<h3>Other strata</h3>") :]
 
 
 def test_without_evidence_the_page_says_so(tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     get = command("get", "show a rollout: phase, steps, gates")
     get.add_argument("-w", "--watch", action="store_true", help="redraw on every change")
     get.add_argument("--timeout", default="24h", help="stop watching after this long")
+    get.add_argument("--strata", action="store_true", help="every stratum cell, not only Fails")
     listing = command("list", "one line per rollout", named=False)
     listing.add_argument("-A", "--all-namespaces", action="store_true")
     for action in ACTIONS:
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     load_config()
     kube = Kube()
     namespace = getattr(args, "namespace", None) or current_namespace()
-    console = Console(highlight=False, soft_wrap=False)
+    # Piped, a line is as long as it needs (grep, CI logs); on a terminal, the terminal's width.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 400)
     try:
         return _dispatch(args, kube, namespace, console)
     except LookupError as error:
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, kube: Kube, namespace: str, console: Console) -> int:
     if args.command == "get":
-        return get(kube, namespace, args.name, console, args.watch, parse_seconds(args.timeout))
+        timeout = parse_seconds(args.timeout)
+        return get(kube, namespace, args.name, console, args.watch, timeout, args.strata)
     if args.command == "list":
         scope = None if args.all_namespaces else namespace
         console.print(rollout_rows(kube.list_rollouts(scope), args.all_namespaces))
@@ -118,16 +121,24 @@ def observed_weight(kube: Kube, rollout: Object) -> int | None:
 
 
 def get(
-    kube: Kube, namespace: str, name: str, console: Console, watch: bool, timeout: float
+    kube: Kube,
+    namespace: str,
+    name: str,
+    console: Console,
+    watch: bool,
+    timeout: float,
+    strata: bool = False,
 ) -> int:
     rollout = kube.get_rollout(namespace, name)
     if rollout is None:
         raise LookupError(f"imagemodelrollout {namespace}/{name} not found")
     if not watch:
-        console.print(rollout_view(rollout, observed_weight(kube, rollout), console.is_terminal))
+        console.print(
+            rollout_view(rollout, observed_weight(kube, rollout), console.is_terminal, strata)
+        )
         return 0
     views = (
-        rollout_view(obj, observed_weight(kube, obj), console.is_terminal)
+        rollout_view(obj, observed_weight(kube, obj), console.is_terminal, strata)
         for obj in kube.watch_rollout(namespace, name, timeout)
     )
     if console.is_terminal:

@@ -6,6 +6,7 @@ On a terminal verdicts get icons and colours; piped, the same text comes out pla
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
+
+from imagerollout.core.quality.cells import cell_gate, stratum_cell
+from imagerollout.core.rollout.conditions import cause
 
 Object = dict[str, Any]
 
@@ -40,6 +44,7 @@ WORST_FIRST = {"Fail": 0, "Inconclusive": 1, "Pass": 2}
 @dataclass(frozen=True)
 class Style:
     fancy: bool  # icons and colours (a terminal)
+    all_strata: bool = False  # every stratum cell, not only failing ones
 
     def word(self, word: str, text: str | None = None) -> Text:
         icon, style = LOOK.get(word, ("", ""))
@@ -49,8 +54,10 @@ class Style:
         return Text(f"{icon} {shown}" if icon else shown, style=style)
 
 
-def rollout_view(rollout: Object, observed_weight: int | None, fancy: bool) -> RenderableType:
-    style = Style(fancy)
+def rollout_view(
+    rollout: Object, observed_weight: int | None, fancy: bool, all_strata: bool = False
+) -> RenderableType:
+    style = Style(fancy, all_strata)
     return Group(header(rollout, observed_weight, style), Text(""), tree(rollout, style))
 
 
@@ -63,6 +70,11 @@ def header(rollout: Object, observed_weight: int | None, style: Style) -> Text:
         ("Namespace", meta.get("namespace", "")),
         ("Phase", style.word(phase)),
         ("Message", status.get("message") or ""),
+    ]
+    why = cause(status)
+    if why:
+        rows.append(("Cause", why))
+    rows += [
         ("Step", step_of(rollout)),
         ("Weight", f"set {status.get('canaryWeight', 0)}%  observed {observed}"),
         ("Stable", _arm(status.get("stable"))),
@@ -119,22 +131,41 @@ def _quality_gates(root: Tree, analysis: Object, style: Style) -> None:
     samples, limit = analysis.get("samples", 0), analysis.get("maxSamples", 0)
     outcome = analysis.get("outcome") or "-"
     branch = root.add(f"Quality gates  pairs {samples}/{limit}  outcome {outcome}")
-    gates = sorted(analysis.get("gates") or [], key=lambda g: WORST_FIRST.get(g["verdict"], 1))
-    for gate in gates:
-        numbers = (
-            f"  pairs {gate['samples']}  baseline {gate['baseline']}  canary {gate['canary']}"
-            f"  effect {gate['effect']}  bounds [{gate['lower']}, {gate['upper']}]"
-        )
-        branch.add(_line(style.word(gate["verdict"], f"{gate['gate']} {gate['verdict']}"), numbers))
-    if not gates:
+    heads: dict[str, list[Object]] = {}  # each gate, then its stratum cells
+    for gate in analysis.get("gates") or []:
+        heads.setdefault(cell_gate(gate["gate"]), []).append(gate)
+    for cells in sorted(heads.values(), key=lambda c: min(_rank(g) for g in c)):
+        own = [g for g in cells if not stratum_cell(g["gate"])]
+        strata = sorted((g for g in cells if stratum_cell(g["gate"])), key=_rank)
+        node = branch.add(_gate_line(own[0], style)) if own else branch
+        shown = [g for g in strata if style.all_strata or g["verdict"] == "Fail"]
+        for gate in shown:
+            node.add(_gate_line(gate, style))
+        hidden = Counter(g["verdict"] for g in strata if g not in shown)
+        if hidden:  # the regression is named by its failing strata; the rest in one line
+            counts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(hidden.items()))
+            node.add(f"{sum(hidden.values())} more strata: {counts} (--strata lists them)")
+    if not heads:
         branch.add("no pairs judged yet")
+
+
+def _gate_line(gate: Object, style: Style) -> Text:
+    numbers = (
+        f"  pairs {gate['samples']}  baseline {gate['baseline']}  canary {gate['canary']}"
+        f"  effect {gate['effect']}  bounds [{gate['lower']}, {gate['upper']}]"
+    )
+    return _line(style.word(gate["verdict"], f"{gate['gate']} {gate['verdict']}"), numbers)
+
+
+def _rank(gate: Object) -> int:
+    return WORST_FIRST.get(gate["verdict"], 1)
 
 
 def _metric_gates(root: Tree, metrics: Object, style: Style) -> None:
     window = metrics.get("windowSeconds")
     title = f"Prometheus gates  evaluations {metrics.get('evaluations', 0)}"
     branch = root.add(title + (f"  window {window}s" if window else ""))
-    gates = sorted(metrics.get("gates") or [], key=lambda g: WORST_FIRST.get(g["verdict"], 1))
+    gates = sorted(metrics.get("gates") or [], key=_rank)
     for gate in gates:
         parts = [f"windows {gate.get('windows', 0)}"]
         parts += [f"{k} {gate[k]}" for k in ("canary", "baseline", "bound") if gate.get(k)]

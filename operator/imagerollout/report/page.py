@@ -14,6 +14,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from imagerollout.core.quality.cells import cell_gate, stratum_cell
+from imagerollout.core.rollout.conditions import cause
 from imagerollout.quality.evidence import read_trajectory
 from imagerollout.report.pairs import ArmView, PairView, StratumView, strata
 from imagerollout.report.plot import Point, svg
@@ -50,6 +52,7 @@ def attempt_from_rollout(
     steps = len((rollout.get("spec") or {}).get("steps") or [])
     index = status.get("currentStepIndex")
     facts = [
+        ("cause", cause(status) or "-"),
         ("stable", (status.get("stable") or {}).get("model", "-")),
         ("canary", (status.get("canary") or {}).get("model", "-")),
         ("step", f"{min(index + 1, steps)}/{steps}" if index is not None else f"-/{steps}"),
@@ -134,32 +137,59 @@ def _snapshot(analysis: Object | None) -> str:
 
 
 def _gates(analysis: Object | None, evidence: Path | None) -> str:
-    gates = sorted(
-        (analysis or {}).get("gates") or [], key=lambda g: WORST_FIRST.get(g["verdict"], 1)
-    )
-    if not gates:
+    """Each gate worst first with its plot; a stratum's cell gets a plot of its own only when
+    it fails (it names the regression); the other cells are one table row each."""
+    groups: dict[str, list[Object]] = {}
+    for gate in (analysis or {}).get("gates") or []:
+        groups.setdefault(cell_gate(str(gate["gate"])), []).append(gate)
+    if not groups:
         return '<section id="gates"><h2>Quality gates</h2><p>No quality gates.</p></section>'
     tracks = _trajectories(evidence)
-    cards = []
-    for gate in gates:
-        name = str(gate["gate"])
-        points = tracks.get(name, ([], None))
-        if not points[0]:  # no trajectory on disk: the bounds now, as one point
-            points = ([_point(gate)], None)
-        cards.append(
-            f'<div class="gate {_cls(gate["verdict"])}"><h3>{escape(name)} '
-            f'<span class="tag">{escape(gate["verdict"])}</span></h3>'
-            f"<p>pairs {_v(gate['samples'])} &middot; baseline {_v(gate['baseline'])} "
-            f"&middot; canary {_v(gate['canary'])} &middot; effect {_v(gate['effect'])} "
-            f"&middot; bounds [{_v(gate['lower'])}, {_v(gate['upper'])}]</p>"
-            f"{svg(f'{name}: bounds on the effect against pairs', *points)}</div>"
-        )
+    cards, others = [], []
+    for cells in sorted(groups.values(), key=lambda c: min(_rank(g) for g in c)):
+        cells.sort(key=lambda g: (stratum_cell(str(g["gate"])), _rank(g)))
+        for gate in cells:
+            if stratum_cell(str(gate["gate"])) and gate["verdict"] != "Fail":
+                others.append(gate)
+            else:
+                cards.append(_gate_card(gate, tracks))
+    rows = "".join(
+        f"<tr><td>{_v(g['gate'])}</td><td class='{_cls(g['verdict'])}'>{_v(g['verdict'])}</td>"
+        f"<td>{_v(g['samples'])}</td><td>{_v(g['effect'])}</td>"
+        f"<td>[{_v(g['lower'])}, {_v(g['upper'])}]</td></tr>"
+        for g in others
+    )
+    table = (
+        "<h3>Other strata</h3><table><tr><th>gate/stratum</th><th>verdict</th><th>pairs</th>"
+        f"<th>effect</th><th>bounds</th></tr>{rows}</table>"
+        if others
+        else ""
+    )
     return (
         '<section id="gates"><h2>Quality gates, worst first</h2>'
         "<p class='small'>Shaded: the anytime-valid bounds on canary - baseline after each "
         "batch; line: the estimate; dashed: the limit past which the gate fails.</p>"
-        f"{''.join(cards)}</section>"
+        f"{''.join(cards)}{table}</section>"
     )
+
+
+def _gate_card(gate: Object, tracks: dict[str, tuple[list[Point], float | None]]) -> str:
+    name = str(gate["gate"])
+    points = tracks.get(name, ([], None))
+    if not points[0]:  # no trajectory on disk: the bounds now, as one point
+        points = ([_point(gate)], None)
+    return (
+        f'<div class="gate {_cls(gate["verdict"])}"><h3>{escape(name)} '
+        f'<span class="tag">{escape(gate["verdict"])}</span></h3>'
+        f"<p>pairs {_v(gate['samples'])} &middot; baseline {_v(gate['baseline'])} "
+        f"&middot; canary {_v(gate['canary'])} &middot; effect {_v(gate['effect'])} "
+        f"&middot; bounds [{_v(gate['lower'])}, {_v(gate['upper'])}]</p>"
+        f"{svg(f'{name}: bounds on the effect against pairs', *points)}</div>"
+    )
+
+
+def _rank(gate: Object) -> int:
+    return WORST_FIRST.get(str(gate.get("verdict")), 1)
 
 
 def _trajectories(evidence: Path | None) -> dict[str, tuple[list[Point], float | None]]:
@@ -175,8 +205,8 @@ def _trajectories(evidence: Path | None) -> dict[str, tuple[list[Point], float |
             limit = float(str(row["limit"])) if row.get("limit") is not None else None
         except (KeyError, ValueError):
             continue
-        points, _ = tracks.setdefault(str(row["gate"]), ([], limit))
-        points.append(point)
+        if point.samples > 0:  # before its first pair a cell's bounds are the whole range
+            tracks.setdefault(str(row["gate"]), ([], limit))[0].append(point)
     return tracks
 
 
@@ -262,7 +292,7 @@ def _metrics(metrics: Object | None) -> str:
             )
         )
         + "</tr>"
-        for g in sorted(gates, key=lambda g: WORST_FIRST.get(g.get("verdict"), 1))
+        for g in sorted(gates, key=_rank)
     )
     header = "".join(f"<th>{c}</th>" for c in columns)
     window = metrics.get("windowSeconds") if metrics else None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from imagerollout.api.v1alpha1 import Condition
+from imagerollout.core import reasons as R
 
 
 def set_condition(
@@ -36,3 +38,13 @@ def set_condition(
 
 def find(conditions: Sequence[Condition], type_: str) -> Condition | None:
     return next((c for c in conditions if c.type == type_), None)
+
+
+def cause(status: Mapping[str, Any]) -> str:
+    """Why a rollout (status as JSON) is Degraded or Paused: the reason and message of its
+    Progressing or Paused condition, or "" (the phase's message may only say what was done)."""
+    wanted = {"Degraded": R.PROGRESSING, "Paused": R.PAUSED}.get(status.get("phase") or "")
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == wanted:
+            return f"{condition.get('reason', '')}: {condition.get('message', '')}".strip(": ")
+    return ""
