@@ -52,6 +52,15 @@ MANIFEST_SPEC: dict[str, Any] = {
         {"provider": "oncall", "triggers": ["RolledBack", "Inconclusive"]},
         {"provider": "audit", "triggers": ["Started", "StepCompleted", "Promoted"]},
     ],
+    "webhooks": [
+        {
+            "name": "ship",
+            "type": "confirm-promotion",
+            "url": "http://gate.ci:8080/confirm",
+            "timeout": "30s",
+            "metadata": {"team": "imaging"},
+        }
+    ],
 }
 
 STATUS: dict[str, Any] = {
@@ -99,6 +108,7 @@ STATUS: dict[str, Any] = {
             "observedGeneration": 4,
         }
     ],
+    "webhooks": {"passed": ["go", "smoke"]},
     "abort": False,
     "promoteFull": False,
     "promoteStep": False,
@@ -147,6 +157,7 @@ def test_spec_defaults() -> None:
     assert dumped["service"] == {"port": 8080, "targetPort": None}
     assert dumped["progressDeadline"] == "10m"
     assert dumped["notifications"] == []
+    assert dumped["webhooks"] == []
 
 
 def test_spec_ignores_unknown_fields() -> None:

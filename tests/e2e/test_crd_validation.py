@@ -73,6 +73,7 @@ def pause(duration: str) -> list[dict[str, Any]]:
 
 
 GATE: dict[str, Any] = {"name": "errors", "template": "ErrorRate"}
+HOOK: dict[str, Any] = {"name": "ship", "type": "confirm-promotion", "url": "http://gate:8080/"}
 
 
 def gate(**fields: Any) -> dict[str, Any]:
@@ -320,6 +321,42 @@ INVALID = [
             ),
         ]
     ],
+    # spec.notifications and spec.webhooks (docs/notifications.md).
+    Invalid(
+        "notification-provider-twice",
+        {"notifications": [{"provider": "oncall"}, {"provider": "oncall"}]},
+        ('notification providers must be unique: ["oncall", "oncall"]',),
+    ),
+    Invalid(
+        "notification-trigger-unknown",
+        {"notifications": [{"provider": "oncall", "triggers": ["RolledBack", "Failed"]}]},
+        ('spec.notifications[0].triggers[1]: Unsupported value: "Failed"',),
+    ),
+    Invalid(
+        "notification-trigger-twice",
+        {"notifications": [{"provider": "oncall", "triggers": ["Paused", "Paused"]}]},
+        ('spec.notifications[0].triggers[1]: Duplicate value: "Paused"',),
+    ),
+    Invalid(
+        "webhook-names-twice",
+        {"webhooks": [HOOK, HOOK]},
+        ('webhook names must be unique: ["ship", "ship"]',),
+    ),
+    Invalid(
+        "webhook-type-unknown",
+        {"webhooks": [{**HOOK, "type": "post-rollout"}]},
+        ('spec.webhooks[0].type: Unsupported value: "post-rollout"',),
+    ),
+    Invalid(
+        "webhook-timeout-too-long",
+        {"webhooks": [{**HOOK, "timeout": "5m"}]},
+        ('must be a duration from 1s to 1m, got "5m"',),
+    ),
+    Invalid(
+        "webhook-url-without-host",
+        {"webhooks": [{**HOOK, "url": "http://:8080/confirm"}]},
+        ('url "http://:8080/confirm" must be an http(s) URL with a host',),
+    ),
 ]
 
 
@@ -838,6 +875,19 @@ VALID_EDGES = {
         NAME,
     ),
     "evidence-absolute-path": (analysis(evidence={"path": "/data/evidence"}), NAME),
+    "notifications-and-every-webhook-type": (
+        {
+            "notifications": [
+                {"provider": "oncall", "triggers": ["RolledBack"]},
+                {"provider": "a"},
+            ],
+            "webhooks": [
+                {**HOOK, "name": kind, "type": kind, "timeout": "1m", "metadata": {"k": "v"}}
+                for kind in ("confirm-rollout", "pre-rollout", "confirm-promotion", "rollback")
+            ],
+        },
+        NAME,
+    ),
 }
 
 

@@ -33,7 +33,13 @@ from imagerollout.api.fields import (
     url_has_host,
 )
 from imagerollout.api.metric_gates import MetricsAnalysis, MetricsStatus
-from imagerollout.api.notifications import SUBSCRIPTION_RULES, Subscription
+from imagerollout.api.notifications import (
+    SUBSCRIPTION_RULES,
+    WEBHOOK_RULES,
+    Subscription,
+    Webhook,
+    WebhooksStatus,
+)
 from imagerollout.api.sampler_policy import SamplerFinding, SamplerPolicy
 
 
@@ -390,6 +396,13 @@ class RolloutSpec(ApiModel):
         "(docs/notifications.md).",
         json_schema_extra={"x-kubernetes-validations": SUBSCRIPTION_RULES},
     )
+    webhooks: list[Webhook] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Gate webhooks, as Flagger calls them: confirm-rollout, pre-rollout, "
+        "confirm-promotion and rollback (docs/notifications.md).",
+        json_schema_extra={"x-kubernetes-validations": WEBHOOK_RULES},
+    )
 
 
 class Phase(StrEnum):
@@ -492,6 +505,7 @@ class RolloutStatus(ApiModel):
     pins: list[Pin] = Field(
         default_factory=list, description="Capabilities kept on an earlier model (Pin)."
     )
+    webhooks: WebhooksStatus | None = Field(None, description="Gate webhooks of this attempt.")
     sampler_findings: list[SamplerFinding] = Field(
         default_factory=list,
         max_length=32,

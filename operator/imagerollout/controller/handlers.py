@@ -20,6 +20,7 @@ from imagerollout.controller.notifications import Notifications, parse_secret_re
 from imagerollout.controller.reconciler import reconcile
 from imagerollout.controller.sampler.registry import SamplerRegistry
 from imagerollout.controller.sampler.scoring import LazyOcrPool
+from imagerollout.controller.webhooks import WebhookCalls
 from imagerollout.core.leader import Timing
 from imagerollout.kube.client import Kube, load_config
 from imagerollout.kube.leases import Leases
@@ -62,6 +63,7 @@ class ReconcileLoop:
         self.kube, self.samplers, self.metrics = kube, samplers, metrics
         self.notifications, self.leader = notifications, leader
         self.report_base = os.environ.get(REPORT_BASE_ENV, "").rstrip("/")
+        self.webhooks = WebhookCalls()
         self.rollouts: set[tuple[str, str]] = set()
         self.lock = threading.Lock()
         self.stopped = threading.Event()
@@ -73,6 +75,7 @@ class ReconcileLoop:
         if deleted:
             self.metrics.forget(namespace, name)
             self.notifications.forget(namespace, name)
+            self.webhooks.forget(f"{namespace}/{name}")
 
     def run(self) -> None:
         while not self.stopped.wait(INTERVAL):
@@ -102,6 +105,7 @@ class ReconcileLoop:
                     metrics=self.metrics,
                     notify=self.notifications.notify,
                     report_base=self.report_base,
+                    webhooks=self.webhooks,
                 )
         except Exception:  # one broken rollout must not stop the others
             log.exception("%s/%s: reconcile failed; retrying in %ss", namespace, name, INTERVAL)
@@ -151,6 +155,7 @@ def stop(**_: Any) -> None:
     if _loop is not None:
         _loop.drain()
         _loop.notifications.sender.stop()
+        _loop.webhooks.stop()
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)

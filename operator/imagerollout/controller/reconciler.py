@@ -19,10 +19,12 @@ from imagerollout.api.v1alpha1 import Analysis, Phase, RolloutSpec, RolloutStatu
 from imagerollout.controller.metric_reader import read_metrics
 from imagerollout.controller.observe import deployment_view
 from imagerollout.controller.sampler.registry import Arms, SamplerRegistry, resolve_arms
+from imagerollout.controller.webhooks import WebhookCalls
 from imagerollout.core.observations import AnalysisObservation, Observations
 from imagerollout.core.quality.analysis import AnalysisState
 from imagerollout.core.rollout.actions import (
     Action,
+    CallWebhook,
     Decision,
     EnsurePrimary,
     EnsureServices,
@@ -31,6 +33,7 @@ from imagerollout.core.rollout.actions import (
 )
 from imagerollout.core.rollout.decide import decide, unreadable_spec
 from imagerollout.core.rollout.sampler_lint import blocking, lint
+from imagerollout.core.rollout.webhooks import sampling_waits
 from imagerollout.kube import objects
 from imagerollout.kube.client import ConflictError, Kube
 from imagerollout.providers.traffic.gateway_api import GatewayAPIRouter
@@ -72,6 +75,7 @@ def reconcile(
     metrics: OperatorMetrics | None = None,
     notify: Notify | None = None,
     report_base: str = "",
+    webhooks: WebhookCalls | None = None,
 ) -> Decision | None:
     key = f"{namespace}/{name}"
     for _ in range(STATUS_RETRIES):
@@ -97,6 +101,8 @@ def reconcile(
         moment = now()
         reading = read_metrics(kube, spec, status, namespace, name, moment)
         observations = replace(observations, metrics=reading)
+        if webhooks is not None:
+            observations = replace(observations, webhooks=webhooks.replies(key))
         started = time.perf_counter()
         decision = decide(spec, status, observations, moment, rollout["metadata"].get("generation"))
         if metrics is not None:
@@ -107,7 +113,10 @@ def reconcile(
                 decision, status=decision.status.model_copy(update={"report_url": url})
             )
         for action in decision.actions:
-            apply(kube, router, rollout, spec, observations, action)
+            if isinstance(action, CallWebhook):
+                _call_webhook(webhooks, key, spec, action)
+            else:
+                apply(kube, router, rollout, spec, observations, action)
         try:
             _record(kube, rollout, status, decision)
         except ConflictError:
@@ -154,6 +163,9 @@ def observe_analysis(
     if analysis is None or target is None or target.revision == stable or idle:
         samplers.stop(key)
         return None
+    if sampling_waits(spec, status, target.revision):  # confirm-rollout and pre-rollout first
+        samplers.stop(key)
+        return None
     namespace, name = key.split("/")
     try:
         suite = _suite(kube, namespace, analysis)
@@ -174,6 +186,14 @@ def observe_analysis(
     attempt = f"{target.revision}@{status.rollout_started_at or 'new'}"
     observed = samplers.observe(key, attempt, analysis, suite, arms, status)
     return replace(observed, request_parameters=parameters)
+
+
+def _call_webhook(
+    webhooks: WebhookCalls | None, key: str, spec: RolloutSpec, action: CallWebhook
+) -> None:
+    hook = next((h for h in spec.webhooks if h.name == action.hook), None)
+    if webhooks is not None and hook is not None:
+        webhooks.call(key, hook, action)
 
 
 def _suite(kube: Kube, namespace: str, analysis: Analysis) -> Suite:

@@ -36,6 +36,20 @@ class Observations:
     analysis: AnalysisObservation | None = None
     # A production-traffic window read from the metric provider, when one was due.
     metrics: MetricsReading | None = None
+    # The latest answer of each gate webhook in this attempt, by hook name.
+    webhooks: Mapping[str, WebhookReply] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebhookReply:
+    attempt: str  # the attempt it was asked for (core/rollout/webhooks.py attempt())
+    status: int | None  # None: no answer (refused, timed out) or not called (refused)
+    error: str | None = None  # why it is not a 2xx
+    refused: bool = False  # the URL is not on the operator's endpoint allowlist
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,17 @@ class SetWeight:
     canary_weight: int
 
 
-Action = EnsurePrimary | EnsureServices | ScaleCanary | SetWeight
+@dataclass(frozen=True)
+class CallWebhook:
+    """Call this gate webhook (again) unless a call is in flight or was made just now; its
+    answer is observed on a later pass, so a slow receiver never holds the reconcile loop."""
+
+    hook: str
+    attempt: str  # the answer counts for this attempt only
+    body: Mapping[str, Any] = field(compare=False)
+
+
+Action = EnsurePrimary | EnsureServices | ScaleCanary | SetWeight | CallWebhook
 
 
 @dataclass(frozen=True)

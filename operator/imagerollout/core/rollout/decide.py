@@ -30,6 +30,7 @@ from imagerollout.core.rollout.revision import primary_selector
 from imagerollout.core.rollout.sampler_lint import lint_canary
 from imagerollout.core.rollout.spec_check import spec_problem
 from imagerollout.core.rollout.steps import advance_if_done, set_weight
+from imagerollout.core.rollout.webhooks import Hold, confirm_promotion, gate_hooks
 
 ROLLING = (Phase.PROGRESSING, Phase.PAUSED, Phase.PROMOTING)
 
@@ -90,6 +91,9 @@ def decide(
         return _held_invalid(d, problem)
     if obs.analysis is not None and obs.analysis.error is not None:
         return _analysis_error(d, obs.analysis.error)
+    hold = gate_hooks(spec, d, obs, _canary_ready(target, obs.primary))
+    if hold is not None:
+        return _webhook_hold(spec, d, target, obs, hold)
     verdict = judge_pass(spec, d, obs)
     if verdict is not None and verdict.outcome == Outcome.ROLLBACK:
         return _abort(d, target, obs, R.ANALYSIS_FAILED, verdict.why)
@@ -157,6 +161,7 @@ def _start(spec: RolloutSpec, d: Draft, target: DeploymentView, retry: bool = Fa
         phase=Phase.PROGRESSING,
         analysis=None,
         metrics=None,
+        webhooks=None,
     )
     stable = d.before.stable
     assert stable is not None
@@ -255,7 +260,7 @@ def _progress(
     weight = spec.steps[index].weight
     if target.replicas != primary.replicas:
         d.act(ScaleCanary(primary.replicas))
-    if not target.ready or target.replicas != primary.replicas:
+    if not _canary_ready(target, primary):
         aborted = _blocked(spec, d, target, obs, "canary pods not ready")
         if aborted:
             return aborted
@@ -267,6 +272,7 @@ def _progress(
     if stage0 is not None:
         d.condition(R.PROGRESSING, True, R.STAGE0, stage0)
         return d.phase(_running_phase(d), stage0)
+    confirming = None
     if set_weight(d, obs, weight, f"step {index + 1}/{len(spec.steps)}"):
         d.set(step_started_at=d.stamp)
         mark_step_start(d)
@@ -274,7 +280,8 @@ def _progress(
         # The next step's weight waits for the next pass: a lost status write then can
         # never move the route back to this step's weight.
         gates_allow = step_allows_completion(spec, d, verdict) and metrics.allows_completion
-        advance_if_done(spec, d, gates_allow)
+        confirming = confirm_promotion(spec, d, obs) if gates_allow else None
+        advance_if_done(spec, d, gates_allow and confirming is None)
     status = d.status
     if status.current_step_index == len(spec.steps):
         return _promote(spec, d, target, primary, obs)
@@ -290,8 +297,34 @@ def _progress(
             message = f"{message}; {hold}"
     if metrics.summary:
         message = f"{message}; {metrics.summary}"
+    if confirming is not None:
+        message = f"{message}; {confirming}"
     _record_pause(d)
     return d.phase(_running_phase(d), message)
+
+
+def _canary_ready(target: DeploymentView, primary: DeploymentView | None) -> bool:
+    return target.ready and primary is not None and target.replicas == primary.replicas
+
+
+def _webhook_hold(
+    spec: RolloutSpec, d: Draft, target: DeploymentView, obs: Observations, hold: Hold
+) -> Decision:
+    """A gate webhook stops the rollout this pass (core/rollout/webhooks.py says why)."""
+    if hold.abort:
+        return _abort(d, target, obs, hold.reason, hold.why)
+    if hold.refused:  # like an invalid spec: nothing moves until the allowlist or URL is fixed
+        before = find(d.before.conditions, R.INVALID_SPEC)
+        if before is None or before.message != hold.why:
+            d.event(hold.reason, hold.why, warning=True)
+        d.condition(R.INVALID_SPEC, True, hold.reason, hold.why)
+        return d.phase(d.before.phase or Phase.PROGRESSING, hold.why)
+    if hold.deadline:
+        aborted = _blocked(spec, d, target, obs, hold.why)
+        if aborted:
+            return aborted
+    _record_pause(d)
+    return d.phase(_running_phase(d), hold.why)
 
 
 def _running_phase(d: Draft) -> Phase:
