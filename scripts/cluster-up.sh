@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a real Kubernetes control plane on 127.0.0.1 without containers: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and kwok (fake nodes and pods, no kubelet), then
-# installs the Gateway API CRDs. Idempotent: if the recorded cluster already answers, it returns.
+# installs the CRDs the traffic providers edit (Gateway API, Istio, Inference Extension).
+# Idempotent: if the recorded cluster already answers, it returns.
 #
 # Layout (state dir = ${IMAGEROLLOUT_CACHE:-<repo>/.cache}/cluster):
 #   kubeconfig       admin kubeconfig (token auth, CA = the apiserver's self-signed cert)
@@ -294,6 +295,9 @@ log "installing Gateway API CRDs"
 k apply --server-side --force-conflicts -f "$bindir/gateway-api-crds/" >/dev/null
 k wait --for=condition=Established --timeout=60s -f "$bindir/gateway-api-crds/" >/dev/null ||
   fail kube-apiserver "Gateway API CRDs not Established"
+# Istio's VirtualService/DestinationRule and the Inference Extension's InferencePool.
+IMAGEROLLOUT_CACHE="$cache" KUBECTL="$kubectl_bin" "$here/route-crds.sh" --install >/dev/null ||
+  fail kube-apiserver "Istio or Inference Extension CRDs not installed"
 
 # --- the default namespace and its ServiceAccount (made by apiserver and controller manager) ---
 deadline=$(( $(date +%s) + 60 ))

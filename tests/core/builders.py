@@ -166,12 +166,14 @@ def make_obs(
     error: str | None = None,
     services: bool = True,
     analysis: AnalysisObservation | None = None,
+    note: str | None = None,
+    scales_pods: bool = False,
 ) -> Observations:
     return Observations(
         target=target,
         primary=primary,
         services_ready=services,
-        route=RouteView(canary_weight=route, error=error),
+        route=RouteView(canary_weight=route, error=error, note=note, scales_pods=scales_pods),
         analysis=analysis,
     )
 

@@ -88,6 +88,15 @@ def metrics(fields: dict[str, Any]) -> dict[str, Any]:
     return {**base, **fields}
 
 
+def pools(primary: str, canary: str) -> dict[str, Any]:
+    return {"httpRoute": {"name": "llm"}, "primaryPool": primary, "canaryPool": canary}
+
+
+def istio_rule(**subsets: str) -> dict[str, Any]:
+    rule = {"name": "imagegen", **subsets}
+    return {"istio": {"virtualService": {"name": "vs"}, "destinationRule": rule}}
+
+
 def manifest(spec_changes: dict[str, Any], name: str = NAME) -> str:
     body = copy.deepcopy(VALID)
     body["metadata"]["name"] = name
@@ -148,12 +157,52 @@ INVALID = [
     Invalid(
         "no-traffic-provider",
         {"trafficRouting": {}},
-        ("spec.trafficRouting", "exactly one traffic provider must be set (supported: gatewayAPI)"),
+        (
+            "spec.trafficRouting",
+            "exactly one traffic provider must be set (supported: gatewayAPI, inferencePool, "
+            "istio, replicas), got none",
+        ),
     ),
     Invalid(
-        "unknown-traffic-provider",
-        {"trafficRouting": {"istio": {"virtualService": {"name": "imagegen"}}}},
-        ("strict decoding error", 'unknown field "spec.trafficRouting.istio"'),
+        "two-traffic-providers",
+        {"trafficRouting": {"istio": {"virtualService": {"name": "vs"}}, "replicas": {}}},
+        ("spec.trafficRouting", "must be set (supported: ", "got istio, replicas"),
+    ),
+    Invalid(
+        "unknown-traffic-provider-smi",
+        {"trafficRouting": {"smi": {"trafficSplit": "imagegen"}}},
+        ("strict decoding error", 'unknown field "spec.trafficRouting.smi"'),
+    ),
+    Invalid(
+        "inference-pools-the-same",
+        {"trafficRouting": {"inferencePool": pools("llm", "llm")}},
+        (
+            "spec.trafficRouting.inferencePool.canaryPool",
+            'primaryPool and canaryPool must differ, both are "llm"',
+        ),
+    ),
+    Invalid(
+        "inference-pool-name-uppercase",
+        {"trafficRouting": {"inferencePool": pools("llm", "LLM-v2")}},
+        ("spec.trafficRouting.inferencePool.canaryPool", '"LLM-v2"', "should match"),
+    ),
+    Invalid(
+        "istio-without-virtual-service",
+        {"trafficRouting": {"istio": {}}},
+        ("spec.trafficRouting.istio.virtualService: Required value",),
+    ),
+    Invalid(
+        "istio-subsets-the-same",
+        {"trafficRouting": istio_rule(primarySubset="v1", canarySubset="v1")},
+        (
+            "spec.trafficRouting.istio.destinationRule.canarySubset",
+            'primarySubset and canarySubset must differ, both are "v1"',
+        ),
+    ),
+    Invalid(
+        "replicas-with-stage0",
+        {"trafficRouting": {"replicas": {}}, "analysis": {}},
+        ("spec.analysis.stage0.samples", "set analysis.stage0.samples to 0, got 40"),
     ),
     Invalid(
         "gateway-api-without-httproute",
@@ -885,6 +934,20 @@ VALID_EDGES = {
                 {**HOOK, "name": kind, "type": kind, "timeout": "1m", "metadata": {"k": "v"}}
                 for kind in ("confirm-rollout", "pre-rollout", "confirm-promotion", "rollback")
             ],
+        },
+        NAME,
+    ),
+    "inference-pools": ({"trafficRouting": {"inferencePool": pools("llm-v1", "llm-v2")}}, NAME),
+    "istio-routes-and-subsets": (
+        {"trafficRouting": {"istio": {"virtualService": {"name": "vs", "routes": ["a", "b"]}}}},
+        NAME,
+    ),
+    "istio-destination-rule-default-subsets": ({"trafficRouting": istio_rule()}, NAME),
+    "replicas-empty": ({"trafficRouting": {"replicas": {}}}, NAME),
+    "replicas-with-stage0-off": (
+        {
+            "trafficRouting": {"replicas": {"service": {"name": "imagegen"}}},
+            **analysis(stage0={"samples": 0}),
         },
         NAME,
     ),

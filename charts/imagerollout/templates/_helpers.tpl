@@ -60,8 +60,8 @@ app.kubernetes.io/component: operator
 {{/*
 What the operator calls, and nothing more: kopf lists and watches the rollouts (its event
 handlers need no finalizer, so it never patches them); the reconciler (operator/imagerollout/kube/client.py) gets and creates
-Deployments and Services, updates the primary Deployment and the HTTPRoute, scales the target
-(patch), patches rollout status, posts Events and reads the suite ConfigMap of a rollout with
+Deployments and Services, updates the primary Deployment and the HTTPRoute (or VirtualService),
+reads a DestinationRule or InferencePools, scales the target (patch), patches rollout status, posts Events and reads the suite ConfigMap of a rollout with
 quality gates. tests/e2e/test_rbac.py records every request of a full rollout and checks that
 each rule here is used.
 */}}
@@ -86,6 +86,17 @@ each rule here is used.
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
   verbs: [get, update]
+# The other traffic providers (spec.trafficRouting): Istio edits the VirtualService's weights
+# and reads the DestinationRule; the Inference Extension's pools are only read.
+- apiGroups: [networking.istio.io]
+  resources: [virtualservices]
+  verbs: [get, update]
+- apiGroups: [networking.istio.io]
+  resources: [destinationrules]
+  verbs: [get]
+- apiGroups: [inference.networking.k8s.io]
+  resources: [inferencepools]
+  verbs: [get]
 # create: the story of each rollout; list: its timeline in the evidence report.
 - apiGroups: [""]
   resources: [events]

@@ -27,7 +27,6 @@ from imagerollout.api.fields import (
     cel,
     decimal_field,
     duration_field,
-    exactly_one,
     lit,
     quoted,
     url_has_host,
@@ -41,6 +40,7 @@ from imagerollout.api.notifications import (
     WebhooksStatus,
 )
 from imagerollout.api.sampler_policy import SamplerFinding, SamplerPolicy
+from imagerollout.api.traffic_routing import TrafficRouting
 
 
 class TargetRef(ApiModel):
@@ -64,36 +64,6 @@ class ServiceSpec(ApiModel):
     port: int = Field(description="Port the primary and canary Services expose.", ge=1, le=65535)
     target_port: int | None = Field(
         None, description="Container port; defaults to port.", ge=1, le=65535
-    )
-
-
-class HTTPRouteRef(ApiModel):
-    name: str = Field(
-        description="Name of a user-owned HTTPRoute in the rollout's namespace. Only the "
-        "weights of its backendRefs to <rollout>-primary and <rollout>-canary change.",
-        min_length=1,
-        max_length=253,
-        pattern=DNS_SUBDOMAIN,
-    )
-
-
-class GatewayAPIRouting(ApiModel):
-    http_route: HTTPRouteRef = Field(description="The HTTPRoute whose weights move.")
-
-
-class TrafficRouting(ApiModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                exactly_one(
-                    ["gatewayAPI"],
-                    "exactly one traffic provider must be set (supported: gatewayAPI)",
-                )
-            ]
-        }
-    )
-    gateway_api: GatewayAPIRouting | None = Field(
-        None, alias="gatewayAPI", description="Gateway API HTTPRoute weights."
     )
 
 
@@ -351,7 +321,25 @@ STEP_RULES: list[JsonValue] = [
 ]
 
 
+# Stage 0 probes the canary while it takes no traffic; with a replica split, a canary pod
+# behind the users' Service always takes traffic, so there is no such moment.
+_STAGE0 = "self.analysis.stage0"
+REPLICAS_STAGE0_RULE = cel(
+    f"!has(self.trafficRouting.replicas) || !has(self.analysis) || "
+    f"(has({_STAGE0}) && {_STAGE0}.samples == 0)",
+    "with trafficRouting.replicas a canary pod always takes user traffic, so there is no "
+    "stage 0: set analysis.stage0.samples to 0",
+    "'with trafficRouting.replicas a canary pod always takes user traffic, so there is no "
+    "stage 0: set analysis.stage0.samples to 0, got %d'.format("
+    f"[has({_STAGE0}) ? {_STAGE0}.samples : {Stage0.model_fields['samples'].default}])",
+    field_path=".analysis.stage0.samples",
+)
+
+
 class RolloutSpec(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": [REPLICAS_STAGE0_RULE]}
+    )
     target_ref: TargetRef = Field(description="The Deployment whose pod template is rolled out.")
     service: ServiceSpec = Field(description="Services the operator creates for both arms.")
     traffic_routing: TrafficRouting = Field(description="How traffic is split; exactly one.")

@@ -6,7 +6,7 @@ from typing import Any
 
 from imagerollout.core.observations import DeploymentView
 from imagerollout.core.rollout.revision import template_model, template_revision
-from imagerollout.kube.objects import REVISION_ANNOTATION
+from imagerollout.kube.objects import REVISION_ANNOTATION, rolled_out
 
 Object = dict[str, Any]
 
@@ -22,16 +22,7 @@ def deployment_view(obj: Object | None, primary: bool = False) -> DeploymentView
         revision=revision,
         model=template_model(template),
         replicas=int(spec.get("replicas", 1)),
-        ready=_rolled_out(obj),
+        ready=rolled_out(obj),
         template=template,
         selector=spec.get("selector", {}).get("matchLabels", {}),
     )
-
-
-def _rolled_out(obj: Object) -> bool:
-    """Every wanted pod runs the current template and is available; no old pods remain."""
-    want = int(obj.get("spec", {}).get("replicas", 1))
-    status = obj.get("status", {})
-    current = status.get("observedGeneration", 0) >= obj["metadata"].get("generation", 0)
-    counts = (status.get(k, 0) for k in ("replicas", "updatedReplicas", "availableReplicas"))
-    return current and all(count == want for count in counts)

@@ -37,6 +37,9 @@ from imagerollout.core.rollout.webhooks import sampling_waits
 from imagerollout.kube import objects
 from imagerollout.kube.client import ConflictError, Kube
 from imagerollout.providers.traffic.gateway_api import GatewayAPIRouter
+from imagerollout.providers.traffic.inference_pool import InferencePoolRouter
+from imagerollout.providers.traffic.istio import IstioRouter, Subsets
+from imagerollout.providers.traffic.replicas import ReplicaRouter
 from imagerollout.providers.traffic.router import TrafficRouter
 from imagerollout.quality.suite import Suite, default_suite, load_suite
 from imagerollout.telemetry import OperatorMetrics
@@ -54,14 +57,29 @@ def utc_now() -> datetime:
 
 
 def router_for(kube: Kube, spec: RolloutSpec, namespace: str, name: str) -> TrafficRouter:
-    gateway = spec.traffic_routing.gateway_api
-    if gateway is not None:
+    """The one provider spec.trafficRouting names (the CRD admits exactly one)."""
+    routing = spec.traffic_routing
+    primary, canary = objects.primary_name(name), objects.canary_name(name)
+    if routing.gateway_api is not None:
         return GatewayAPIRouter(
-            kube,
-            namespace,
-            gateway.http_route.name,
-            objects.primary_name(name),
-            objects.canary_name(name),
+            kube, namespace, routing.gateway_api.http_route.name, primary, canary
+        )
+    if routing.inference_pool is not None:
+        pools = routing.inference_pool
+        return InferencePoolRouter(
+            kube, namespace, pools.http_route.name, pools.primary_pool, pools.canary_pool
+        )
+    if routing.istio is not None:
+        istio = routing.istio
+        rule = istio.destination_rule
+        subsets = Subsets(rule.name, rule.primary_subset, rule.canary_subset) if rule else None
+        virtual_service = istio.virtual_service
+        routes = tuple(virtual_service.routes)
+        return IstioRouter(kube, namespace, virtual_service.name, primary, canary, routes, subsets)
+    if routing.replicas is not None:
+        service = routing.replicas.service
+        return ReplicaRouter(
+            kube, namespace, primary, spec.target_ref.name, service.name if service else None
         )
     raise ValueError("no traffic provider configured")
 

@@ -24,6 +24,11 @@ class DeploymentView:
 class RouteView:
     canary_weight: int | None = None
     error: str | None = None
+    # How the weight is really carried, when it is only approximated (the replica ratio).
+    note: str | None = None
+    # The router sets both Deployments' replicas itself (trafficRouting.replicas): the core
+    # then leaves the canary's replica count alone.
+    scales_pods: bool = False
 
 
 @dataclass(frozen=True)

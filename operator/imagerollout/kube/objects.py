@@ -90,3 +90,12 @@ def service(
             "ports": [{"name": "http", "port": port, "targetPort": target, "protocol": "TCP"}],
         },
     }
+
+
+def rolled_out(obj: Object) -> bool:
+    """Every wanted pod runs the current template and is available; no old pods remain."""
+    want = int(obj.get("spec", {}).get("replicas", 1))
+    status = obj.get("status", {})
+    current = status.get("observedGeneration", 0) >= obj["metadata"].get("generation", 0)
+    counts = (status.get(k, 0) for k in ("replicas", "updatedReplicas", "availableReplicas"))
+    return current and all(count == want for count in counts)

@@ -687,6 +687,8 @@ CASES = [
                 "canary_weight": 25,
                 "message": f"traffic routing: {ROUTE_ERROR}",
             },
+            events=(R.TRAFFIC_ROUTING_ERROR,),
+            warnings=(R.TRAFFIC_ROUTING_ERROR,),
             conditions={R.INVALID_SPEC: ("True", R.TRAFFIC_ROUTING_ERROR)},
         ),
     ),
@@ -1032,3 +1034,41 @@ def test_a_stored_spec_the_models_reject_is_reported_in_status_and_once_as_an_ev
     assert [e.reason for e in first.events if e.warning] == [R.INVALID_SPEC]
     again = unreadable_spec(first.status, NOW, 3, "spec.analysis.alpha: must be > 0 (value '0')")
     assert R.INVALID_SPEC not in [e.reason for e in again.events]
+
+
+def test_a_routing_error_posts_one_warning_until_it_changes() -> None:
+    obs = make_obs(CANARY_READY, STABLE_PRIMARY, route=None, error=ROUTE_ERROR)
+    first = decide(SPEC, rolling(1, 25), obs, NOW)
+    again = decide(SPEC, first.status, obs, at(5))
+    other = make_obs(CANARY_READY, STABLE_PRIMARY, route=None, error="VirtualService x not found")
+
+    assert warnings(first) == [R.TRAFFIC_ROUTING_ERROR]
+    assert again.events == ()
+    assert warnings(decide(SPEC, again.status, other, at(10))) == [R.TRAFFIC_ROUTING_ERROR]
+
+
+# --- A replica split (trafficRouting.replicas): the router sizes both arms ------------------
+
+
+def test_a_replica_split_leaves_the_canary_size_to_the_router() -> None:
+    obs = make_obs(CANARY_DOWN, STABLE_PRIMARY, route=0, scales_pods=True)
+    decision = decide(SPEC, rolling(0, 0), obs, NOW)
+
+    assert not [a for a in decision.actions if isinstance(a, ScaleCanary)]
+    assert weights(decision.actions) == [SPEC.steps[0].weight]
+
+
+def test_a_replica_split_says_how_far_the_pods_are_from_the_step() -> None:
+    note = "1 canary of 10 pods is 10%, 5 points above the step's 5%"
+    obs = make_obs(CANARY_READY, STABLE_PRIMARY, route=5, scales_pods=True, note=note)
+    decision = decide(SPEC, rolling(0, 5, step_started_at=ago(1)), obs, NOW)
+
+    assert decision.status.message.endswith(f"; {note}")
+
+
+def test_a_replica_split_promotes_and_aborts_without_scaling_the_canary() -> None:
+    obs = make_obs(CANARY_READY, STABLE_PRIMARY, route=50, scales_pods=True)
+    aborted = decide(SPEC, rolling(1, 50, abort=True), obs, NOW)
+
+    assert weights(aborted.actions) == [0]
+    assert not [a for a in aborted.actions if isinstance(a, ScaleCanary)]

@@ -91,7 +91,7 @@ def decide(
         return _held_invalid(d, problem)
     if obs.analysis is not None and obs.analysis.error is not None:
         return _analysis_error(d, obs.analysis.error)
-    hold = gate_hooks(spec, d, obs, _canary_ready(target, obs.primary))
+    hold = gate_hooks(spec, d, obs, _canary_ready(target, obs.primary, obs))
     if hold is not None:
         return _webhook_hold(spec, d, target, obs, hold)
     verdict = judge_pass(spec, d, obs)
@@ -127,8 +127,7 @@ def _steady(d: Draft, target: DeploymentView, obs: Observations) -> Decision:
         phase = d.before.phase if d.before.phase in (Phase.SUCCEEDED, Phase.INITIALIZED) else None
         return d.phase(phase or Phase.INITIALIZING, "waiting for primary pods")
     set_weight(d, obs, 0, "")
-    if d.canary_replicas(target.replicas) != 0:
-        d.act(ScaleCanary(0))
+    _scale_canary(d, obs, target, 0)
     d.condition(R.AVAILABLE, True, R.PRIMARY_AVAILABLE, "primary serves all traffic")
     d.set(canary=None, current_step_index=None, step_started_at=None, blocked_since=None)
     d.set(sampler_findings=[])
@@ -177,8 +176,7 @@ def _start(spec: RolloutSpec, d: Draft, target: DeploymentView, retry: bool = Fa
 
 def _abort(d: Draft, target: DeploymentView, obs: Observations, reason: str, why: str) -> Decision:
     set_weight(d, obs, 0, "")
-    if d.canary_replicas(target.replicas) != 0:
-        d.act(ScaleCanary(0))
+    _scale_canary(d, obs, target, 0)
     if d.before.phase != Phase.DEGRADED:
         step = d.status.current_step_index
         d.event(reason, f"{why} at step {(step or 0) + 1}; canary 0%, primary 100%", warning=True)
@@ -202,6 +200,9 @@ def _blocked(
 
 
 def _routing_error(spec: RolloutSpec, d: Draft, error: str) -> Decision:
+    before = find(d.before.conditions, R.INVALID_SPEC)
+    if before is None or before.reason != R.TRAFFIC_ROUTING_ERROR or before.message != error:
+        d.event(R.TRAFFIC_ROUTING_ERROR, error, warning=True)
     d.condition(R.INVALID_SPEC, True, R.TRAFFIC_ROUTING_ERROR, error)
     return d.phase(d.before.phase or Phase.INITIALIZING, f"traffic routing: {error}")
 
@@ -258,9 +259,11 @@ def _progress(
     index = d.status.current_step_index or 0
     metrics = metrics or MetricsVerdict()
     weight = spec.steps[index].weight
-    if target.replicas != primary.replicas:
+    # With a replica split the router sizes both arms; otherwise the canary mirrors the primary.
+    short = not obs.route.scales_pods and target.replicas != primary.replicas
+    if short:
         d.act(ScaleCanary(primary.replicas))
-    if not _canary_ready(target, primary):
+    if not _canary_ready(target, primary, obs):
         aborted = _blocked(spec, d, target, obs, "canary pods not ready")
         if aborted:
             return aborted
@@ -299,12 +302,20 @@ def _progress(
         message = f"{message}; {metrics.summary}"
     if confirming is not None:
         message = f"{message}; {confirming}"
+    if obs.route.note:
+        message = f"{message}; {obs.route.note}"
     _record_pause(d)
     return d.phase(_running_phase(d), message)
 
 
-def _canary_ready(target: DeploymentView, primary: DeploymentView | None) -> bool:
-    return target.ready and primary is not None and target.replicas == primary.replicas
+def _canary_ready(
+    target: DeploymentView, primary: DeploymentView | None, obs: Observations
+) -> bool:
+    """The canary's pods are up: as many as the primary's, unless the router sizes both arms
+    (a replica split)."""
+    if primary is None or not target.ready:
+        return False
+    return obs.route.scales_pods or target.replicas == primary.replicas
 
 
 def _webhook_hold(
@@ -325,6 +336,12 @@ def _webhook_hold(
             return aborted
     _record_pause(d)
     return d.phase(_running_phase(d), hold.why)
+
+
+def _scale_canary(d: Draft, obs: Observations, target: DeploymentView, replicas: int) -> None:
+    """Scale the target, unless the router sizes both arms itself (a replica split)."""
+    if not obs.route.scales_pods and d.canary_replicas(target.replicas) != replicas:
+        d.act(ScaleCanary(replicas))
 
 
 def _running_phase(d: Draft) -> Phase:
@@ -364,8 +381,7 @@ def _promote(
         aborted = _blocked(spec, d, target, obs, "primary pods not ready after promotion")
         return aborted or d.phase(Phase.PROMOTING, "waiting for primary to run the canary")
     set_weight(d, obs, 0, "")
-    if d.canary_replicas(target.replicas) != 0:
-        d.act(ScaleCanary(0))
+    _scale_canary(d, obs, target, 0)
     d.event(R.ROLLOUT_PROMOTED, f"{canary.model} promoted; primary 100%, canary scaled to 0")
     d.condition(R.PROGRESSING, False, R.ROLLOUT_PROMOTED, f"revision {canary.revision} promoted")
     d.condition(R.PROMOTED, True, R.ROLLOUT_PROMOTED, f"{canary.model} is stable")

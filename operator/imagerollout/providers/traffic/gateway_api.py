@@ -1,7 +1,8 @@
 """Gateway API: move the weights of a user-owned HTTPRoute's primary and canary backendRefs.
 
-Only the `weight` of backendRefs that name the two Services changes. Every other rule,
-match, filter and backend stays exactly as the user wrote it.
+Only the `weight` of the two backendRefs changes. Every other rule, match, filter and backend
+stays exactly as the user wrote it. The backends are Services here; inference_pool.py uses
+the same router with InferencePool backendRefs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,23 @@ API_VERSION = "gateway.networking.k8s.io/v1"
 PLURAL = "httproutes"
 
 
+@dataclass(frozen=True)
+class Backend:
+    """What a backendRef points at: core Services unless group and kind say otherwise."""
+
+    group: str = ""
+    kind: str = "Service"
+
+    def name_of(self, ref: dict[str, Any]) -> str | None:
+        if ref.get("group", "") != self.group or ref.get("kind", "Service") != self.kind:
+            return None
+        name = ref.get("name")
+        return str(name) if name is not None else None
+
+
+SERVICE = Backend()
+
+
 @dataclass
 class GatewayAPIRouter:
     store: ObjectStore
@@ -23,6 +41,7 @@ class GatewayAPIRouter:
     route: str
     primary_service: str
     canary_service: str
+    backend: Backend = SERVICE
 
     def observe(self) -> RouteView:
         obj = self.store.get_object(API_VERSION, PLURAL, self.namespace, self.route)
@@ -44,7 +63,7 @@ class GatewayAPIRouter:
             changed = False
             for rule in rules:
                 for ref in rule["backendRefs"]:
-                    name = _service_name(ref)
+                    name = self.backend.name_of(ref)
                     if name in wanted and ref.get("weight", 1) != wanted[name]:
                         ref["weight"] = wanted[name]
                         changed = True
@@ -55,22 +74,18 @@ class GatewayAPIRouter:
     def _managed_rules(self, obj: Object) -> list[dict[str, Any]]:
         both = {self.primary_service, self.canary_service}
         rules: list[dict[str, Any]] = obj.get("spec", {}).get("rules", [])
-        return [r for r in rules if both <= {_service_name(b) for b in r.get("backendRefs", [])}]
+        return [
+            r for r in rules if both <= {self.backend.name_of(b) for b in r.get("backendRefs", [])}
+        ]
 
     def _canary_share(self, rule: dict[str, Any]) -> int | None:
-        by_name = {_service_name(b): int(b.get("weight", 1)) for b in rule["backendRefs"]}
+        by_name = {self.backend.name_of(b): int(b.get("weight", 1)) for b in rule["backendRefs"]}
         primary, canary = by_name[self.primary_service], by_name[self.canary_service]
         return canary if primary + canary == 100 else None
 
     def _no_rule_message(self) -> str:
+        kind = f"{self.backend.kind} " if self.backend != SERVICE else ""
         return (
-            f"HTTPRoute {self.route} has no rule with backendRefs to both "
-            f"{self.primary_service} and {self.canary_service}"
+            f"HTTPRoute {self.route} has no rule with backendRefs to both {kind}"
+            f"{self.primary_service} and {kind}{self.canary_service}"
         )
-
-
-def _service_name(ref: dict[str, Any]) -> str | None:
-    if ref.get("group", "") != "" or ref.get("kind", "Service") != "Service":
-        return None
-    name = ref.get("name")
-    return str(name) if name is not None else None
