@@ -21,6 +21,7 @@ from imagerollout.api.metric_gates import (
     VARIABLE_TOKEN,
     MetricGate,
 )
+from imagerollout.api.net_cost import NetCostPrices
 from imagerollout.api.v1alpha1 import (
     DEGRADATION_BOUNDS,
     Analysis,
@@ -83,7 +84,8 @@ def test_every_metric_has_a_degradation_bound_within_the_field_maximum() -> None
     for metric, (bound, unit) in DEGRADATION_BOUNDS.items():
         assert 0 < float(bound) <= 1000, metric
         assert unit, metric
-        Gate(name="g", metric=metric, max_degradation=bound)  # the models accept the bound
+        prices = NetCostPrices(rework_cost="1") if metric == Metric.NET_COST else None
+        Gate(name="g", metric=metric, max_degradation=bound, net_cost=prices)  # accepted
 
 
 @pytest.mark.parametrize(

@@ -58,3 +58,48 @@ def test_high_guidance_with_few_steps_is_blocked_before_stage0(
     events = [e for e in env.events() if e["reason"] == "SamplerPolicyBlocked"]
     assert events
     assert "guidanceScale 12" in events[0]["message"]
+
+
+def test_a_costlier_but_more_accurate_canary_is_promoted_under_net_cost(
+    env: RolloutEnv, tmp_path: Path
+) -> None:
+    # The seed's upgrade on the demo servers: the baseline garbles about half the texts at
+    # $0.045 an image, the canary renders them right at $0.065.
+    with (
+        demo_server(
+            tmp_path, "baseline", "--substitution-rate", "0.1", "--image-cost", "0.045"
+        ) as baseline,
+        demo_server(tmp_path, "canary", "--image-cost", "0.065") as canary,
+    ):
+        env.kubectl("create", "configmap", "suite", f"--from-file=suite.yaml={SUITE}")
+        env.deploy_judged(
+            analysis={
+                "suite": {"configMapRef": {"name": "suite", "key": "suite.yaml"}},
+                "endpoints": {"baseline": {"url": baseline}, "canary": {"url": canary}},
+                "gates": [
+                    {
+                        "name": "net-cost",
+                        "metric": "NetCost",
+                        "maxDegradation": "0.005",
+                        "netCost": {"reworkCost": "0.25"},
+                    },
+                    # A loose error gate passes in ~20 pairs (5 points would need ~93).
+                    {"name": "errors", "metric": "Errors", "maxDegradation": "20"},
+                ],
+                "minSamples": 4,
+                "maxSamples": 600,
+                "stage0": {"samples": 24, "batchSize": 4},
+                "evidence": {"path": str(tmp_path / "evidence"), "retainRollouts": 3},
+            }
+        )
+        env.set_model("v2")
+        status = env.wait_phase("Succeeded", timeout=300)
+    analysis = status["analysis"]
+    print(f"\nNetCost promoted after {analysis['samples']} pairs: {analysis['snapshot']}")
+    heads = {g["gate"]: g for g in status["analysis"]["gates"] if "/" not in g["gate"]}
+    assert heads["net-cost"]["verdict"] == "Pass", heads
+    snapshot = status["analysis"]["snapshot"]
+    baseline_arm, canary_arm = snapshot["baseline"], snapshot["canary"]
+    assert float(canary_arm["costPerImage"]) > float(baseline_arm["costPerImage"])
+    assert float(canary_arm["netCostPerUsableImage"]) < float(baseline_arm["netCostPerUsableImage"])
+    assert float(canary_arm["typographyAccuracy"]) > float(baseline_arm["typographyAccuracy"])

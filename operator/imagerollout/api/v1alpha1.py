@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from imagerollout.api.capabilities import (
     CAPABILITY_LIST_RULES,
@@ -32,6 +32,7 @@ from imagerollout.api.fields import (
     url_has_host,
 )
 from imagerollout.api.metric_gates import MetricsAnalysis, MetricsStatus
+from imagerollout.api.net_cost import NetCostPrices
 from imagerollout.api.notifications import (
     SUBSCRIPTION_RULES,
     WEBHOOK_RULES,
@@ -79,6 +80,7 @@ class Metric(StrEnum):
     LATENCY = "Latency"
     LATENCY_RATIO = "LatencyRatio"
     COST_PER_IMAGE = "CostPerImage"
+    NET_COST = "NetCost"
     ERRORS = "Errors"
 
 
@@ -107,6 +109,7 @@ DEGRADATION_BOUNDS: dict[Metric, tuple[str, str]] = {
     Metric.LATENCY: ("600", "seconds"),
     Metric.LATENCY_RATIO: ("1000", "percent (11 times slower)"),
     Metric.COST_PER_IMAGE: ("1000", "(currency per image)"),
+    Metric.NET_COST: ("1000", "(currency per image)"),
     Metric.ERRORS: ("100", "percentage points"),
 }
 
@@ -131,8 +134,21 @@ def _degradation_rule() -> JsonValue:
     )
 
 
+_NET_COST_RULE = cel(
+    "(self.metric == 'NetCost') == has(self.netCost)",
+    "netCost (reworkCost, latencyCost) is set exactly when metric is NetCost",
+    "'gate ' + "
+    + quoted("self.name")
+    + " + (has(self.netCost) ? ': netCost is only read by metric NetCost, not ' + self.metric "
+    ": ': metric NetCost needs netCost: {reworkCost: ...}')",
+    field_path=".netCost",
+)
+
+
 class Gate(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [_degradation_rule()]})
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": [_degradation_rule(), _NET_COST_RULE]}
+    )
     name: str = Field(
         description="Gate name, used in status and events.", pattern=DNS_LABEL, max_length=63
     )
@@ -141,8 +157,8 @@ class Gate(ApiModel):
         "How much worse the canary may be: percentage points for OCRAccuracy and Errors "
         "(failed requests), percent for LatencyRatio (25: a quarter slower), otherwise the "
         "metric's unit (seconds for Latency, log10 for Sharpness, edit distance 0..1, SSIM "
-        "0..1, pHash bits). Each metric has its own upper bound, such as 100 points for "
-        "OCRAccuracy, 1 for SSIM and 64 bits for PHash.",
+        "0..1, pHash bits, currency per image for CostPerImage and NetCost). Each metric has its "
+        "own upper bound, such as 100 points for OCRAccuracy, 1 for SSIM and 64 bits for PHash.",
         "1000",
     )
     strata: list[Annotated[str, StringConstraints(min_length=1, max_length=63)]] = Field(
@@ -151,6 +167,17 @@ class Gate(ApiModel):
         description="Strata the gate judges, each separately; empty means every stratum "
         "(for OCR metrics: every stratum with expected text).",
     )
+    net_cost: NetCostPrices | None = Field(
+        None,
+        description="Prices of metric NetCost: per image, cost + reworkCost when the image "
+        "fails its text check + latencyCost per second.",
+    )
+
+    @model_validator(mode="after")
+    def _net_cost_priced(self) -> Gate:
+        if (self.metric == Metric.NET_COST) != (self.net_cost is not None):
+            raise ValueError(f"gate {self.name}: netCost is set exactly when metric is NetCost")
+        return self
 
 
 class ConfigMapKeyRef(ApiModel):
@@ -441,6 +468,11 @@ class ArmSnapshot(ApiModel):
     typography_accuracy: str | None = None
     latency_seconds: str | None = None
     cost_per_image: str | None = None
+    net_cost_per_usable_image: str | None = Field(
+        None,
+        description="With a NetCost gate its mean net cost (each failed image reworked); "
+        "otherwise cost per image / typography accuracy.",
+    )
     errors: int = 0
     error_rate: str | None = Field(None, description="Failed requests / pairs probed.")
 

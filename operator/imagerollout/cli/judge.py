@@ -14,11 +14,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from imagerollout.api.net_cost import NetCostPrices
 from imagerollout.api.v1alpha1 import Analysis, Gate, Metric, Stage0
 from imagerollout.cli.progress import JudgeProgress, progress_for
 from imagerollout.controller.sampler.runner import Sampler, SamplerConfig
 from imagerollout.core.judge import GateResult, Outcome
 from imagerollout.core.quality.analysis import AnalysisState, evaluate
+from imagerollout.core.quality.gates import gates_of
 from imagerollout.core.quality.gating import gate_statuses, snapshot
 from imagerollout.quality.evidence import EvidenceStore
 from imagerollout.quality.suite import default_suite, load_suite
@@ -38,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a gate, e.g. typography:OCRAccuracy:3 (default: the default gate set, as for "
         "analysis: {} in a rollout: text, errors, latency, sharpness)",
     )
+    parser.add_argument(
+        "--rework-cost", default="0", help="reworkCost of NetCost gates (per failed text check)"
+    )
+    parser.add_argument("--latency-cost", default="0", help="latencyCost of NetCost gates (per s)")
     parser.add_argument("--alpha", default="0.05")
     parser.add_argument("--min-samples", type=int, default=1)
     parser.add_argument("--max-samples", type=int, default=2000)
@@ -52,19 +58,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_gate(text: str) -> Gate:
+def parse_gate(text: str, prices: NetCostPrices | None = None) -> Gate:
+    """NAME:METRIC:MAX[:STRATUM,...]; a NetCost gate takes `prices` (--rework-cost ...)."""
     parts = text.split(":")
     if len(parts) not in (3, 4):
         raise ValueError(f"--gate {text!r}: expected NAME:METRIC:MAX[:STRATUM,...]")
     strata = parts[3].split(",") if len(parts) == 4 else []
-    return Gate(name=parts[0], metric=Metric(parts[1]), max_degradation=parts[2], strata=strata)
+    metric = Metric(parts[1])
+    priced = prices if metric == Metric.NET_COST else None
+    return Gate(
+        name=parts[0], metric=metric, max_degradation=parts[2], strata=strata, net_cost=priced
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from imagerollout.quality.ocr import OcrPool
 
+    prices = NetCostPrices(rework_cost=args.rework_cost, latency_cost=args.latency_cost)
     analysis = Analysis(
-        gates=[parse_gate(g) for g in args.gate or []],
+        gates=[parse_gate(g, prices) for g in args.gate or []],
         alpha=args.alpha,
         min_samples=args.min_samples,
         max_samples=args.max_samples,
@@ -144,7 +156,9 @@ def _report(
         "outcome": outcome.value,
         "samples": state.samples,
         "gates": [{**asdict(r), "verdict": r.verdict.value} for r in results],
-        "snapshot": snapshot(state, float(analysis.alpha)).model_dump(by_alias=True),
+        "snapshot": snapshot(state, float(analysis.alpha), gates_of(analysis)).model_dump(
+            by_alias=True
+        ),
         "evidence": sampler.evidence_dir,
     }
 
@@ -165,7 +179,7 @@ def _print_table(report: dict[str, Any]) -> None:
         print(
             f"{arm:<9} typography {values['typographyAccuracy']}  "
             f"latency {values['latencySeconds']}s  cost/image {values['costPerImage']}  "
-            f"errors {values['errors']}"
+            f"net cost/usable image {values['netCostPerUsableImage']}  errors {values['errors']}"
         )
     print(f"outcome: {report['outcome']} after {report['samples']} pairs")
 

@@ -81,7 +81,7 @@ def record(state: AnalysisState, gates: Sequence[Gate], pair: PairScores) -> Ana
     binary, betting = dict(state.binary), dict(state.betting)
     for gate in (g for g in gates if applies(g, pair)):
         spec = METRICS[gate.metric]
-        values = difference(spec, pair)
+        values = difference(spec, pair, spec.extractor(gate))
         if values is None:
             continue
         keys = [gate.name]

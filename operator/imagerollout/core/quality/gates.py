@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from imagerollout.api.v1alpha1 import Analysis, Gate, Metric
+from imagerollout.core.quality import net_cost
 
 LATENCY_CAP_S = 5.0  # seconds: the snapshot's latency bounds
 COST_CAP = 10.0
@@ -71,12 +72,20 @@ class MetricSpec:
     margin_of: Callable[[float], float] = _same  # maxDegradation -> the difference's units
     show: Callable[[float], float] = _same  # a mean value as status shows it
     show_effect: Callable[[float], float] = _same  # a difference as status shows it
+    # Metrics priced by the gate itself (NetCost): the extractor and clip depend on the gate.
+    extract_of: Callable[[Gate], Extract] | None = None
+    clip_of: Callable[[Gate], float] | None = None
 
     def margin(self, gate: Gate) -> float:
         return self.margin_of(float(gate.max_degradation))
 
+    def extractor(self, gate: Gate) -> Extract:
+        return self.extract_of(gate) if self.extract_of else self.extract
+
     def clip(self, gate: Gate) -> float:
         """c for this gate's differences; binary differences are always in [-1, 1]."""
+        if self.clip_of is not None:
+            return self.clip_of(gate)
         margin = self.margin(gate)
         if self.binary or margin <= 0.0:
             return 1.0 if self.binary else self.scale
@@ -138,6 +147,15 @@ METRICS: dict[Metric, MetricSpec] = {
         show_effect=math.expm1,  # canary / baseline - 1
     ),
     Metric.COST_PER_IMAGE: MetricSpec(False, False, COST_CAP, _field("cost")),
+    # cost + reworkCost when the text check fails + latencyCost x seconds (net_cost.py).
+    Metric.NET_COST: MetricSpec(
+        False,
+        False,
+        COST_CAP,
+        _field("cost"),
+        extract_of=net_cost.extract_for,
+        clip_of=lambda gate: net_cost.clip_for(gate, CLIP_MARGINS, LATENCY_CAP_S),
+    ),
 }
 
 
@@ -178,9 +196,12 @@ def effect_limit(gate: Gate) -> float:
     return spec.show_effect(-sign * spec.margin(gate))
 
 
-def difference(spec: MetricSpec, pair: PairScores) -> tuple[float, float, float] | None:
+def difference(
+    spec: MetricSpec, pair: PairScores, extract: Extract | None = None
+) -> tuple[float, float, float] | None:
     """(baseline, canary, oriented difference) for one pair, or None when a value is missing."""
-    baseline, canary = spec.extract(pair, False), spec.extract(pair, True)
+    extract = extract or spec.extract
+    baseline, canary = extract(pair, False), extract(pair, True)
     if baseline is None or canary is None:
         return None
     sign = 1.0 if spec.higher_is_better else -1.0

@@ -6,12 +6,14 @@ the last step completes only when every gate has passed. The first Fail rolls ba
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from imagerollout.api.v1alpha1 import (
     AnalysisStatus,
     ArmSnapshot,
     FullTrafficPolicy,
+    Gate,
     GateStatus,
     InconclusivePolicy,
     Metric,
@@ -29,6 +31,7 @@ from imagerollout.core.judge import (
     binary_gate,
     continuous_gate,
 )
+from imagerollout.core.judge.wsr import BettingState
 from imagerollout.core.observations import Observations
 from imagerollout.core.quality.analysis import (
     SNAPSHOT_COST,
@@ -38,7 +41,7 @@ from imagerollout.core.quality.analysis import (
     evaluate,
 )
 from imagerollout.core.quality.cells import cell_gate, stratum_cell
-from imagerollout.core.quality.gates import METRICS
+from imagerollout.core.quality.gates import METRICS, gates_of
 from imagerollout.core.rollout.draft import Draft
 
 MAX_GATE_STATUSES = 128  # status.analysis.gates' limit: the worst first are kept
@@ -66,7 +69,7 @@ def judge_pass(spec: RolloutSpec, d: Draft, obs: Observations) -> GateVerdict | 
                 "samples": seen.state.samples,
                 "max_samples": limit,
                 "gates": gate_statuses(results),
-                "snapshot": snapshot(seen.state, float(analysis.alpha)),
+                "snapshot": snapshot(seen.state, float(analysis.alpha), gates_of(analysis)),
                 "evidence": seen.evidence,
                 "state": seen.state.to_json(),
             }
@@ -195,16 +198,19 @@ def _gate_status(result: GateResult) -> GateStatus:
     )
 
 
-def snapshot(state: AnalysisState, alpha: float) -> Snapshot:
+def snapshot(state: AnalysisState, alpha: float, gates: Sequence[Gate] = ()) -> Snapshot:
     text = state.binary.get(SNAPSHOT_TEXT)
     latency = state.continuous.get(SNAPSHOT_LATENCY)
     cost = state.continuous.get(SNAPSHOT_COST)
+    priced = next((g for g in gates if g.metric == Metric.NET_COST), None)
+    net = state.betting.get(priced.name) if priced else None
 
     def arm(canary: bool, errors: int) -> ArmSnapshot:
         return ArmSnapshot(
             typography_accuracy=_num(_rate(text, canary)) if text and text.n else None,
             latency_seconds=_mean(latency, canary),
             cost_per_image=_mean(cost, canary),
+            net_cost_per_usable_image=_net_cost(net, cost, text, canary),
             errors=errors,
             error_rate=_num(errors / state.samples) if state.samples else None,
         )
@@ -224,6 +230,22 @@ def snapshot(state: AnalysisState, alpha: float) -> Snapshot:
             update={"latency_effect_bounds": f"[{_num(bounds.lower)}, {_num(bounds.upper)}]"}
         )
     return snapshot
+
+
+def _net_cost(
+    net: BettingState | None,
+    cost: ContinuousStats | None,
+    text: BinaryStats | None,
+    canary: bool,
+) -> str | None:
+    """What one usable image costs: with a NetCost gate its mean (every failed image reworked),
+    else the cost per image over the share of images that passed their text check."""
+    if net is not None and net.n:
+        return _num((net.sum_c if canary else net.sum_b) / net.n)
+    if cost is None or not cost.n or text is None or not text.n:
+        return None
+    rate = _rate(text, canary)
+    return _num((cost.mean_c if canary else cost.mean_b) / rate) if rate > 0 else None
 
 
 def _mean(stats: ContinuousStats | None, canary: bool) -> str | None:
