@@ -20,6 +20,7 @@ VALUE_SETS: dict[str, dict[str, str]] = {
     "no-discovery": {"rbac.scope": '"namespace"', "rbac.discovery": "false"},
     "service-monitor": {"serviceMonitor.enabled": "true", "serviceMonitor.labels": '{"r": "p"}'},
     "ha": {"replicaCount": "3", "leaderElection.leaseDurationSeconds": "10"},
+    "notifications": {"notifications.secretName": '"notifiers"'},
     "pinned-digest-and-claim": {
         "image.digest": '"sha256:' + "a" * 64 + '"',
         "evidence.existingClaim": '"evidence"',
@@ -174,6 +175,37 @@ def test_quality_gate_settings_reach_the_operator() -> None:
     assert "IMAGEROLLOUT_ENDPOINT_ALLOWLIST" not in defaults  # only the in-cluster Services
 
 
+def test_the_notifiers_secret_reaches_the_operator_with_get_on_that_secret_only() -> None:
+    manifests = render("ir", "ops", {"notifications.secretName": '"notifiers"'})
+    args = container(manifests)["args"]
+    assert args[args.index("--notifiers-secret") + 1] == "ops/notifiers"
+    (role,) = [
+        r
+        for r in of_kind(manifests, "Role")
+        if r["metadata"]["name"] == "ir-imagerollout-notifiers"
+    ]
+    assert role["metadata"]["namespace"] == "ops"
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["notifiers"],
+            "verbs": ["get"],
+        }
+    ]
+    (binding,) = [
+        b
+        for b in of_kind(manifests, "RoleBinding")
+        if b["roleRef"]["name"] == role["metadata"]["name"]
+    ]
+    assert binding["subjects"][0]["name"] == one(manifests, "ServiceAccount")["metadata"]["name"]
+    defaults = render()
+    assert "--notifiers-secret" not in container(defaults)["args"]
+    assert not [
+        r for r in of_kind(defaults, "Role") if r["metadata"]["name"].endswith("-notifiers")
+    ]
+
+
 def test_every_replica_elects_a_leader_on_a_lease_in_the_release_namespace() -> None:
     manifests = render("ir", "ops", {"leaderElection.leaseDurationSeconds": "8"})
     env = {e["name"]: e for e in container(manifests)["env"]}
@@ -216,6 +248,7 @@ def test_two_or_more_replicas_get_a_disruption_budget(replicas: int) -> None:
         ({"image.pullPolicy": '"Sometimes"'}, "pullPolicy"),
         ({"health.port": '"8080"'}, "port"),
         ({"watchNamespaces": '["Not_A_Namespace"]'}, "watchNamespaces"),
+        ({"notifications.secretName": '"Not/A/Secret"'}, "secretName"),
         ({"image.digest": '"latest"'}, "digest"),
         ({"resources.limits.memory": '"lots"'}, "memory"),
         ({"qualityGates.endpointAllowlist": '["a,b"]'}, "endpointAllowlist"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -25,7 +26,8 @@ class Handler(BaseHTTPRequestHandler):
         if code == 302:
             self.send_header("Location", "http://example.com/")
         self.end_headers()
-        self.wfile.write(b"nope " * 100 if code == 500 else b"")
+        with contextlib.suppress(BrokenPipeError):  # /slow: the client gave up long ago
+            self.wfile.write(b"nope " * 100 if code == 500 else b"")
 
     def log_message(self, *_: object) -> None:
         pass
