@@ -79,7 +79,7 @@ def test_the_plot_draws_bounds_and_the_limit(tmp_path: Path) -> None:
     assert "10 pairs" in svg
     # A passing stratum cell is a table row, not a plot.
     assert "<h3>text/typography" not in html
-    assert "<td>text/typography</td>" in html[html.index("<h3>Other strata</h3>") :]
+    assert "<td>text/typography</td>" in html[html.index("<summary>Other strata (1)") :]
 
 
 def test_without_evidence_the_page_says_so(tmp_path: Path) -> None:

@@ -159,9 +159,10 @@ def _gates(analysis: Object | None, evidence: Path | None) -> str:
         f"<td>[{_v(g['lower'])}, {_v(g['upper'])}]</td></tr>"
         for g in others
     )
-    table = (
-        "<h3>Other strata</h3><table><tr><th>gate/stratum</th><th>verdict</th><th>pairs</th>"
-        f"<th>effect</th><th>bounds</th></tr>{rows}</table>"
+    table = (  # folded: what on-call needs first is above it
+        f"<details><summary>Other strata ({len(others)}), not failing</summary><table>"
+        "<tr><th>gate/stratum</th><th>verdict</th><th>pairs</th><th>effect</th><th>bounds</th>"
+        f"</tr>{rows}</table></details>"
         if others
         else ""
     )
@@ -351,5 +352,5 @@ width:520px;margin-right:16px}.arms{display:flex;gap:16px}
 .noimage{width:192px;height:96px;background:#fee;color:#b00020;padding:4px}
 figcaption{font-weight:600}code{background:#f4f4f4;padding:0 3px}
 del{background:#fdd;text-decoration:line-through}ins{background:#dfd;text-decoration:none}
-.prompt{font-style:italic}.when{white-space:nowrap}
+.prompt{font-style:italic}summary{cursor:pointer;margin:8px 0}.when{white-space:nowrap}
 """
