@@ -1,6 +1,7 @@
 """Gate webhooks end to end, against a receiver on loopback (allowed by the operator's
 endpoint allowlist): confirm-promotion holds a rollout at its last step until the receiver says
-yes, and a 2xx from a rollback hook rolls a canary back mid-rollout."""
+yes (across an operator restart, which does not ask the passed confirm-rollout hook again), and
+a 2xx from a rollback hook rolls a canary back mid-rollout."""
 
 from __future__ import annotations
 
@@ -54,6 +55,13 @@ def test_confirm_promotion_holds_the_rollout_until_the_receiver_says_yes(env: Ro
             0
         ]["image"].endswith(":v1"), "not promoted while the receiver says no"
 
+        # A restarted operator resumes from status: it asks ship again, not go.
+        env.operator.kill()
+        asked_before = len(got.received("/ship"))
+        env.operator.start()
+        wait_for(lambda: len(got.received("/ship")) > asked_before, 60, 0.2, "ship asked again")
+        assert env.status()["webhooks"]["passed"] == ["go"]
+
         got.answer("/ship", 200)
         status = env.wait_phase("Succeeded", timeout=60)
 
@@ -66,7 +74,9 @@ def test_confirm_promotion_holds_the_rollout_until_the_receiver_says_yes(env: Ro
     )
     assert asked["canary"]["model"] == "registry.example/imagegen:v2"
     assert (asked["step"], asked["steps"], asked["canaryWeight"]) == (2, 2, 100)
-    assert len(got.received("/go")) == 1, "a confirmed hook is not asked again"
+    assert len(got.received("/go")) == 1, (
+        "a confirmed hook is not asked again, even after a restart"
+    )
     reasons = env.event_reasons()
     assert reasons.count("WebhookPassed") == 2
     assert "WaitingForWebhook" in reasons
