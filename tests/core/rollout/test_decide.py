@@ -738,6 +738,15 @@ def test_abort_event_is_emitted_once() -> None:
     assert condition_of(second.status, R.PROGRESSING) == ("False", R.ROLLOUT_ABORTED)
 
 
+def test_a_rolled_back_rollout_keeps_the_cause_in_its_message() -> None:
+    cause = "rolled back: errors gate failed (canary 0.25 vs baseline 0.00); primary 100%"
+    status = rolling(1, 0, abort=True, phase=Phase.DEGRADED, message=cause)
+
+    after = decide(SPEC, status, make_obs(CANARY_DOWN, STABLE_PRIMARY, route=0), at(10))
+
+    assert after.status.message == cause
+
+
 SETTLED = [
     pytest.param(
         initialized(), make_obs(deployment(STABLE_IMAGE, replicas=0), STABLE_PRIMARY), id="init"

@@ -183,6 +183,8 @@ def _abort(d: Draft, target: DeploymentView, obs: Observations, reason: str, why
         d.condition(R.PROGRESSING, False, reason, why)
     d.set(abort=True, blocked_since=None, promote_full=False, promote_step=False)
     d.set(pause_conditions=[], controller_pause=False)
+    if d.before.phase == Phase.DEGRADED and d.before.message:
+        return d.phase(Phase.DEGRADED, d.before.message)  # keep the cause, not "aborted on request"
     return d.phase(Phase.DEGRADED, f"rolled back: {why}; primary 100%")
 
 
