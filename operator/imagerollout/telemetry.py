@@ -83,6 +83,13 @@ class OperatorMetrics:
             (*_ROLLOUT, "provider", "trigger", "result"),
             registry=registry,
         )
+        self.capability_weight = Gauge(
+            "imagerollout_capability_weight_percent",
+            "Percent of each capability's jobs on each backend (spec.capabilities).",
+            (*_ROLLOUT, "capability", "backend"),
+            registry=registry,
+        )
+        self._capability_labels: dict[tuple[str, str], set[tuple[str, str]]] = {}
         self._info_labels: dict[tuple[str, str], tuple[str, str, str]] = {}
         self._metric_evaluations: dict[tuple[str, str], int] = {}
 
@@ -100,6 +107,7 @@ class OperatorMetrics:
         self.info.labels(*key, *info).set(1)
         self._info_labels[key] = info
         self._record_metric_gates(key, status)
+        self._record_capabilities(key, status)
         analysis = status.analysis
         if analysis is None:
             return
@@ -126,8 +134,19 @@ class OperatorMetrics:
                 if number is not None:
                     self.metric_gate_value.labels(*key, gate.gate, arm).set(number)
 
+    def _record_capabilities(self, key: tuple[str, str], status: RolloutStatus) -> None:
+        """One series per capability and backend it has now; a backend it left is removed."""
+        now = {(c.name, b.service): b.weight for c in status.capabilities for b in c.backends}
+        for labels in self._capability_labels.get(key, set()) - set(now):
+            self.capability_weight.remove(*key, *labels)
+        for labels, weight in now.items():
+            self.capability_weight.labels(*key, *labels).set(weight)
+        self._capability_labels[key] = set(now)
+
     def forget(self, namespace: str, name: str) -> None:
         key = (namespace, name)
+        for labels in self._capability_labels.pop(key, set()):
+            self.capability_weight.remove(*key, *labels)
         self._metric_evaluations.pop(key, None)
         info = self._info_labels.pop(key, None)
         if info is not None:

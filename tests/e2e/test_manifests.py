@@ -77,14 +77,14 @@ def test_base_grants_leader_election_in_its_own_namespace(
     [
         ("get", "secrets"),
         ("list", "configmaps"),
-        ("delete", "deployments.apps"),
+        # delete deployments and services: a released pin's fallback (docs/capabilities.md).
         ("list", "deployments.apps"),
         ("delete", "httproutes.gateway.networking.k8s.io"),
         ("create", "httproutes.gateway.networking.k8s.io"),
         ("delete", "virtualservices.networking.istio.io"),
         ("update", "destinationrules.networking.istio.io"),
         ("update", "inferencepools.inference.networking.k8s.io"),
-        ("delete", "services"),
+        ("update", "services"),
         ("create", "pods"),
         ("update", "imagemodelrollouts.imagerollout.dev"),
         ("patch", "imagemodelrollouts.imagerollout.dev"),

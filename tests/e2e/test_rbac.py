@@ -48,6 +48,9 @@ OTHER_PROVIDERS = {
     ("networking.istio.io", "destinationrules", "get"),
     ("inference.networking.k8s.io", "inferencepools", "get"),
 }
+# Used only when a pinned capability is released (spec.capabilities with Pin): its fallback
+# Deployment and Service are deleted. test_a_released_pin_deletes_its_fallback proves it.
+CAPABILITIES_ONLY = {("apps", "deployments", "delete"), ("", "services", "delete")}
 # What kopf asks for cluster-wide when it cannot (rbac.discovery=false): it logs and falls back.
 KOPF_OBSERVERS = frozenset(
     {("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces")}
@@ -303,7 +306,7 @@ def assert_least_privilege(run: Run, installed: Installed) -> None:
     calls = triples(used(run))
     assert calls <= grants, f"used without a grant: {sorted(calls - grants)}"
     unused = grants - calls
-    expected = NOT_A_REQUEST | ANALYSIS_ONLY | OTHER_PROVIDERS
+    expected = NOT_A_REQUEST | ANALYSIS_ONLY | OTHER_PROVIDERS | CAPABILITIES_ONLY
     assert unused == expected, f"granted but never used: {sorted(unused)}"
     namespace = run.env.namespace
     assert can_i(run.creds.direct, "get", "configmaps", "-n", namespace)
@@ -374,7 +377,7 @@ def test_cluster_scope_runs_a_rollout_with_exactly_the_granted_permissions(
     message = forbidden(direct, "get", "secrets", "-n", "kube-system")
     assert 'cannot list resource "secrets"' in message
     forbidden(direct, "get", "secrets", "-n", namespace)
-    forbidden(direct, "-n", namespace, "delete", "deployment", "imagegen", "--wait=false")
+    forbidden(direct, "-n", namespace, "delete", "httproute", "imagegen", "--wait=false")
     assert not can_i(direct, "delete", "httproutes.gateway.networking.k8s.io", "-n", namespace)
     assert not can_i(direct, "create", "pods", "-n", namespace)
 
@@ -475,6 +478,40 @@ def test_quality_gates_need_only_get_on_their_suite_configmap(
     )
     configmaps = {a for a in used(run) if a.resource == "configmaps"}
     assert configmaps == {Access("", "configmaps", "get", namespace)}
+
+
+def test_a_released_pin_deletes_its_fallback(
+    cluster: Cluster, namespace_scope: Installed, namespace: str, tmp_path: Path
+) -> None:
+    """A pin whose capability left the spec is released: the granted `delete` removes the
+    fallback Deployment and Service (tests/e2e/test_capabilities.py shows the whole story)."""
+    fallback = "imagegen-fallback-typography"
+
+    def release(env: RolloutEnv, proxy: RecordingProxy) -> None:
+        env.deploy(timed_steps(100, hold="1s"))
+        env.kubectl("create", "deployment", fallback, "--image=registry.example/imagegen:v1")
+        env.kubectl("create", "service", "clusterip", fallback, "--tcp=8080:8080")
+        pin = {"capability": "typography", "model": "registry.example/imagegen:v1",
+               "revision": "0123456789", "why": "text/logos failed"}  # fmt: skip
+        env.patch_status({"pins": [pin]})
+        wait_or_refused(env, proxy, frozenset(), "the pin released", lambda s: not s.get("pins"))
+        wait_for(
+            lambda: (
+                "NotFound"
+                in env.cluster.kubectl(
+                    "-n", namespace, "get", "deployment", fallback, check=False
+                ).stderr
+            ),
+            30,
+            0.2,
+            "the fallback Deployment deleted",
+        )
+
+    run = with_operator(cluster, namespace_scope, namespace, tmp_path, release)
+    assert not refused(run.proxy)
+    calls = {a for a in used(run) if a.verb == "delete"}
+    assert triples(calls) == CAPABILITIES_ONLY
+    assert triples(calls) <= granted(namespace_scope.rules())
 
 
 @pytest.mark.parametrize("scope", ["cluster", "namespace"])

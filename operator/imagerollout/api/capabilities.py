@@ -17,6 +17,7 @@ from imagerollout.api.fields import DNS_LABEL, ApiModel, cel, quoted
 
 # A rule name on the route and the fallback objects' names carry the capability name.
 MAX_CAPABILITY_NAME = 20
+FALLBACK_INFIX = "-fallback-"  # a pinned capability's fallback is <rollout>-fallback-<name>
 HEADER_NAME = r"^[A-Za-z0-9][-A-Za-z0-9_.]*$"
 
 

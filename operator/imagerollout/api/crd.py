@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from imagerollout import GROUP, KIND, PLURAL, VERSION
+from imagerollout.api.capabilities import FALLBACK_INFIX
 from imagerollout.api.fields import JsonDict, cel, lit, quoted
 from imagerollout.api.v1alpha1 import RolloutSpec, RolloutStatus
 
@@ -27,7 +28,6 @@ PRINTER_COLUMNS = [
 # The operator names its Services <name>-primary and <name>-canary, which must be DNS-1035
 # labels: a letter first, then lowercase letters, digits and "-", at most 63 characters.
 DERIVED_SUFFIXES = ("-primary", "-canary")
-FALLBACK_INFIX = "-fallback-"
 MAX_WITH_CAPABILITY = 63 - len(FALLBACK_INFIX)
 DNS_1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 MAX_NAME_LENGTH = 63 - max(len(suffix) for suffix in DERIVED_SUFFIXES)

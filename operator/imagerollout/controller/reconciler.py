@@ -20,14 +20,19 @@ from imagerollout.controller.metric_reader import read_metrics
 from imagerollout.controller.observe import deployment_view
 from imagerollout.controller.sampler.registry import Arms, SamplerRegistry, resolve_arms
 from imagerollout.controller.webhooks import WebhookCalls
-from imagerollout.core.observations import AnalysisObservation, Observations
+from imagerollout.core.capabilities.plan import fallback_capabilities
+from imagerollout.core.observations import AnalysisObservation, CapabilityRoute, Observations
 from imagerollout.core.quality.analysis import AnalysisState
+from imagerollout.core.quality.gating import scopes_for
 from imagerollout.core.rollout.actions import (
     Action,
     CallWebhook,
     Decision,
+    EnsureFallback,
     EnsurePrimary,
     EnsureServices,
+    RemoveFallback,
+    RouteCapabilities,
     ScaleCanary,
     SetWeight,
 )
@@ -36,11 +41,11 @@ from imagerollout.core.rollout.sampler_lint import blocking, lint
 from imagerollout.core.rollout.webhooks import sampling_waits
 from imagerollout.kube import objects
 from imagerollout.kube.client import ConflictError, Kube
-from imagerollout.providers.traffic.gateway_api import GatewayAPIRouter
+from imagerollout.providers.traffic.gateway_api import SERVICE, GatewayAPIRouter
 from imagerollout.providers.traffic.inference_pool import InferencePoolRouter
 from imagerollout.providers.traffic.istio import IstioRouter, Subsets
 from imagerollout.providers.traffic.replicas import ReplicaRouter
-from imagerollout.providers.traffic.router import TrafficRouter
+from imagerollout.providers.traffic.router import CapabilityRouter, TrafficRouter
 from imagerollout.quality.suite import Suite, default_suite, load_suite
 from imagerollout.telemetry import OperatorMetrics
 
@@ -84,6 +89,13 @@ def router_for(kube: Kube, spec: RolloutSpec, namespace: str, name: str) -> Traf
     raise ValueError("no traffic provider configured")
 
 
+def capability_router(router: TrafficRouter) -> CapabilityRouter | None:
+    """The provider's header routing for spec.capabilities, if it has one."""
+    if isinstance(router, GatewayAPIRouter) and router.backend == SERVICE:
+        return router
+    return None  # Istio and InferencePool header rules: not yet
+
+
 def reconcile(
     kube: Kube,
     namespace: str,
@@ -112,7 +124,7 @@ def reconcile(
             )
             return _record(kube, rollout, status, decision)
         router = router_for(kube, spec, namespace, name)
-        observations = observe(kube, spec, namespace, name, router)
+        observations = observe(kube, spec, status, namespace, name, router)
         if samplers is not None:
             analysis = observe_analysis(kube, samplers, spec, status, observations, key)
             observations = replace(observations, analysis=analysis)
@@ -185,8 +197,12 @@ def observe_analysis(
         samplers.stop(key)
         return None
     namespace, name = key.split("/")
+    scopes = scopes_for(spec, status)
     try:
         suite = _suite(kube, namespace, analysis)
+        unknown = scopes.unknown_strata([s.name for s in suite.strata])
+        if unknown:
+            raise ValueError(f"spec.capabilities lists strata the suite does not have: {unknown}")
         port = spec.service.port
         arms = resolve_arms(
             analysis,
@@ -202,7 +218,7 @@ def observe_analysis(
         samplers.stop(key)  # a blocked canary costs no GPU time: decide() holds the rollout
         return AnalysisObservation(state=AnalysisState(), strata=(), request_parameters=parameters)
     attempt = f"{target.revision}@{status.rollout_started_at or 'new'}"
-    observed = samplers.observe(key, attempt, analysis, suite, arms, status)
+    observed = samplers.observe(key, attempt, analysis, suite, arms, status, scopes)
     return replace(observed, request_parameters=parameters)
 
 
@@ -233,10 +249,28 @@ def _dump(decision: Decision) -> Object:
 
 
 def observe(
-    kube: Kube, spec: RolloutSpec, namespace: str, name: str, router: TrafficRouter
+    kube: Kube,
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    namespace: str,
+    name: str,
+    router: TrafficRouter,
 ) -> Observations:
     services = (objects.primary_name(name), objects.canary_name(name))
     primary = kube.get_object("apps/v1", "deployments", namespace, objects.primary_name(name))
+    by_header = capability_router(router)
+    routes: tuple[CapabilityRoute, ...] | None = None if by_header is None else ()
+    if by_header is not None and (spec.capabilities or status.capabilities):
+        routes = by_header.observe_capabilities()
+    fallbacks = {
+        capability: deployment_view(
+            kube.get_object(
+                "apps/v1", "deployments", namespace, objects.fallback_name(name, capability)
+            ),
+            primary=True,  # its revision is the operator's annotation, as the primary's
+        )
+        for capability in fallback_capabilities(spec, status.pins)
+    }
     return Observations(
         target=deployment_view(
             kube.get_object("apps/v1", "deployments", namespace, spec.target_ref.name)
@@ -244,6 +278,9 @@ def observe(
         primary=deployment_view(primary, primary=True),
         services_ready=all(kube.get_object("v1", "services", namespace, s) for s in services),
         route=router.observe(),
+        rollout=name,
+        capability_routes=routes,
+        fallbacks=fallbacks,
     )
 
 
@@ -266,6 +303,17 @@ def apply(
             _ensure_primary(kube, rollout, action, observations.target.selector)
         case EnsureServices():
             _ensure_services(kube, rollout, spec, action)
+        case RouteCapabilities(routes=routes):
+            by_header = capability_router(router)
+            assert by_header is not None, "decide routes capabilities only where it can"
+            by_header.route_capabilities(routes)
+        case EnsureFallback():
+            assert observations.target is not None
+            _ensure_fallback(kube, rollout, spec, action, observations.target.selector)
+        case RemoveFallback(capability=capability):
+            fallback = objects.fallback_name(rollout["metadata"]["name"], capability)
+            kube.delete_object("v1", "services", namespace, fallback)
+            kube.delete_object("apps/v1", "deployments", namespace, fallback)
 
 
 def _ensure_primary(kube: Kube, rollout: Object, action: EnsurePrimary, selector: Any) -> None:
@@ -299,3 +347,21 @@ def _ensure_services(
         if kube.get_object("v1", "services", namespace, service_name) is None:
             body = objects.service(rollout, service_name, selector, port, target_port)
             kube.create_object("v1", "services", namespace, body)
+
+
+def _ensure_fallback(
+    kube: Kube, rollout: Object, spec: RolloutSpec, action: EnsureFallback, selector: Any
+) -> None:
+    """The pinned model's Deployment and Service; an existing one is left as it is."""
+    namespace = rollout["metadata"]["namespace"]
+    name = objects.fallback_name(rollout["metadata"]["name"], action.capability)
+    if kube.get_object("apps/v1", "deployments", namespace, name) is None:
+        body = objects.fallback_deployment(
+            rollout, action.capability, action.template, selector, action.revision, action.replicas
+        )
+        kube.create_object("apps/v1", "deployments", namespace, body)
+    if kube.get_object("v1", "services", namespace, name) is None:
+        labels = objects.fallback_selector(selector, action.capability)
+        port = spec.service.port
+        body = objects.service(rollout, name, labels, port, spec.service.target_port or port)
+        kube.create_object("v1", "services", namespace, body)

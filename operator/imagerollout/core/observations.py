@@ -32,6 +32,22 @@ class RouteView:
 
 
 @dataclass(frozen=True)
+class Backend:
+    service: str
+    port: int
+    weight: int
+
+
+@dataclass(frozen=True)
+class CapabilityRoute:
+    """The rule that sends one capability's requests (those with `headers`) to `backends`."""
+
+    name: str
+    headers: tuple[tuple[str, str], ...]
+    backends: tuple[Backend, ...]
+
+
+@dataclass(frozen=True)
 class Observations:
     target: DeploymentView | None
     primary: DeploymentView | None
@@ -43,6 +59,11 @@ class Observations:
     metrics: MetricsReading | None = None
     # The latest answer of each gate webhook in this attempt, by hook name.
     webhooks: Mapping[str, WebhookReply] = field(default_factory=dict)
+    rollout: str = ""  # the rollout's name, which the Services' names derive from
+    # The operator's capability rules on the route; None: the provider cannot route by header.
+    capability_routes: tuple[CapabilityRoute, ...] | None = ()
+    # Per pinned or configured capability: its fallback Deployment, if any.
+    fallbacks: Mapping[str, DeploymentView | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

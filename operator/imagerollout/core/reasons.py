@@ -63,3 +63,9 @@ WEBHOOK_PASSED: Final = "WebhookPassed"
 WEBHOOK_FAILED: Final = "WebhookFailed"
 WEBHOOK_NOT_ALLOWED: Final = "WebhookNotAllowed"
 ROLLBACK_WEBHOOK: Final = "RollbackWebhook"
+
+# Capabilities (spec.capabilities).
+CAPABILITY_ROUTED: Final = "CapabilityRouted"
+CAPABILITY_PINNED: Final = "CapabilityPinned"
+CAPABILITY_RELEASED: Final = "CapabilityReleased"
+FALLBACK_LOST: Final = "FallbackLost"

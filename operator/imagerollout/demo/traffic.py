@@ -7,6 +7,9 @@ route has right now.
     python -m imagerollout.demo.traffic --namespace models --route imagegen \\
         --backend imagegen-primary=http://127.0.0.1:18081 \\
         --backend imagegen-canary=http://127.0.0.1:18082 --rps 20 --duration 60
+
+With `--header x-image-job=typography` every request carries that header and follows the rule
+that matches it (the operator's capability rule), as a gateway would route it.
 """
 
 from __future__ import annotations
@@ -68,10 +71,12 @@ class TrafficGenerator:
         seed: int | None = None,
         refresh: float = 0.5,
         workers: int = 8,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         if rps <= 0:
             raise ValueError(f"rps must be > 0, got {rps}")
         self._weights_source = weights
+        self._headers = dict(headers or {})
         self._backends = {name: url.rstrip("/") for name, url in backends.items()}
         self._interval = 1.0 / rps
         self._refresh = refresh
@@ -183,7 +188,8 @@ class TrafficGenerator:
     # ------------------------------------------------------------ workers
 
     def _request(self, name: str, index: int) -> bool:
-        return post_generation(self._backends[name], PROMPTS[index % len(PROMPTS)], index)
+        prompt = PROMPTS[index % len(PROMPTS)]
+        return post_generation(self._backends[name], prompt, index, self._headers)
 
     def _done(self, name: str, future: Future[bool]) -> None:
         with self._lock:
@@ -207,13 +213,15 @@ class TrafficGenerator:
             self._pending[name] -= 1
 
 
-def post_generation(base_url: str, prompt: str, seed: int) -> bool:
+def post_generation(
+    base_url: str, prompt: str, seed: int, headers: Mapping[str, str] | None = None
+) -> bool:
     """One small OpenAI Images request; True on a 2xx answer, False on any failure."""
     body = {"prompt": prompt, "n": 1, "size": "64x64", "seed": seed % 2**32}
     request = urllib.request.Request(
         f"{base_url}/v1/images/generations",
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **(headers or {})},
         method="POST",
     )
     try:
@@ -228,24 +236,51 @@ def post_generation(base_url: str, prompt: str, seed: int) -> bool:
 # ---------------------------------------------------------------- the HTTPRoute's weights
 
 
-def weights_from_route(route: Mapping[str, Any]) -> dict[str, int]:
-    """Sum backendRef weights by name over all rules; an unset weight is 1 (Gateway API)."""
+def weights_from_route(
+    route: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> dict[str, int]:
+    """Sum backendRef weights by name over the rules a request with `headers` would match;
+    an unset weight is 1 (Gateway API). As in Gateway API, rules that match more of the
+    request's headers win: a request without headers never takes a header-matched rule."""
+    rules = route.get("spec", {}).get("rules") or []
+    matched = [(r, _header_matches(r, headers or {})) for r in rules]
+    best = max((n for _, n in matched if n is not None), default=0)
     totals: dict[str, int] = {}
-    for rule in route.get("spec", {}).get("rules") or []:
+    for rule in (r for r, n in matched if n == best):
         for ref in rule.get("backendRefs") or []:
             weight = ref.get("weight")
             totals[ref["name"]] = totals.get(ref["name"], 0) + (1 if weight is None else weight)
     return totals
 
 
-def route_weights(kube: Kube, namespace: str, route: str) -> dict[str, int]:
+def _header_matches(rule: Mapping[str, Any], headers: Mapping[str, str]) -> int | None:
+    """How many header matches of the rule the request satisfies; None: it matches no entry."""
+    best: int | None = None
+    for match in rule.get("matches") or [{}]:
+        wanted = {h["name"].lower(): h["value"] for h in match.get("headers") or []}
+        given = {name.lower(): value for name, value in headers.items()}
+        if all(given.get(name) == value for name, value in wanted.items()):
+            best = max(best or 0, len(wanted))
+    return best
+
+
+def route_weights(
+    kube: Kube, namespace: str, route: str, headers: Mapping[str, str] | None = None
+) -> dict[str, int]:
     obj = kube.get_object(gateway_api.API_VERSION, gateway_api.PLURAL, namespace, route)
     if obj is None:
         raise RouteNotFoundError(f"HTTPRoute {namespace}/{route} not found")
-    return weights_from_route(obj)
+    return weights_from_route(obj, headers)
 
 
 # ---------------------------------------------------------------- command line
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
 
 
 def parse_backend(text: str) -> tuple[str, str]:
@@ -267,6 +302,13 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         help="NAME=URL: a backendRef name and the base URL serving it (repeat)",
+    )
+    parser.add_argument(
+        "--header",
+        type=parse_header,
+        action="append",
+        default=[],
+        help="NAME=VALUE: a header every request carries; it follows the rule matching it",
     )
     parser.add_argument("--rps", type=float, default=20.0, help="requests a second in total")
     parser.add_argument("--duration", type=float, default=None, help="seconds (default: forever)")
@@ -312,7 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_config()
     kube = Kube()
     try:
-        weights = route_weights(kube, args.namespace, args.route)  # fail fast on a wrong name
+        headers = dict(args.header)
+        weights = route_weights(kube, args.namespace, args.route, headers)  # fail fast
     except RouteNotFoundError as error:
         print(f"demo traffic: {error}", file=sys.stderr)
         return 1
@@ -320,10 +363,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown := sorted(set(weights) - set(backends)):
         log.warning("no --backend for %s: traffic is split among the others", ", ".join(unknown))
     generator = TrafficGenerator(
-        lambda: route_weights(kube, args.namespace, args.route),
+        lambda: route_weights(kube, args.namespace, args.route, headers),
         backends,
         args.rps,
         seed=args.seed,
+        headers=headers,
     )
     _run_until_stopped(generator, args.duration)
     return 0

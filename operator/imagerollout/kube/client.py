@@ -121,6 +121,13 @@ class Kube:
         """PUT as given: a stale metadata.resourceVersion fails with ConflictError."""
         return self._call("PUT", self._path(api_version, plural, namespace, name), body)
 
+    def delete_object(self, api_version: str, plural: str, namespace: str, name: str) -> None:
+        """Delete the object; one already gone is fine (every action is idempotent)."""
+        try:
+            self._call("DELETE", self._path(api_version, plural, namespace, name))
+        except NotFoundError:
+            return
+
     def update_object(
         self,
         api_version: str,

@@ -7,24 +7,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from imagerollout import GROUP, KIND, VERSION
-from imagerollout.core.rollout.revision import PRIMARY_SUFFIX, primary_selector
+from imagerollout.core.rollout.revision import (
+    canary_service,
+    fallback_service,
+    primary_selector,
+    primary_service,
+)
 
 Object = dict[str, Any]
 REVISION_ANNOTATION = f"{GROUP}/revision"
 ROLLOUT_LABEL = f"{GROUP}/rollout"
 
 
-def primary_name(rollout: str) -> str:
-    return f"{rollout}{PRIMARY_SUFFIX}"
-
-
-def canary_name(rollout: str) -> str:
-    return f"{rollout}-canary"
-
-
-def fallback_name(rollout: str, capability: str) -> str:
-    """The Deployment and Service that keep a pinned capability on its earlier model."""
-    return f"{rollout}-fallback-{capability}"
+primary_name = primary_service
+canary_name = canary_service
+fallback_name = fallback_service
 
 
 def owner_reference(rollout: Object) -> Object:
@@ -48,12 +45,39 @@ def _metadata(rollout: Object, name: str) -> Object:
     }
 
 
+def relabelled(template: Mapping[str, Any], labels: Mapping[str, str]) -> Object:
+    """A copy of the pod template whose selector labels are replaced, so that only the
+    Service selecting `labels` selects its pods."""
+    result: Object = copy.deepcopy(dict(template))
+    result.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
+    return result
+
+
 def primary_template(template: Mapping[str, Any], selector: Mapping[str, str]) -> Object:
     """The target's pod template, relabelled so only the primary Service selects it."""
-    result: Object = copy.deepcopy(dict(template))
-    labels = result.setdefault("metadata", {}).setdefault("labels", {})
-    labels.update(primary_selector(selector))
-    return result
+    return relabelled(template, primary_selector(selector))
+
+
+def _deployment(
+    rollout: Object,
+    name: str,
+    template: Object,
+    labels: Mapping[str, str],
+    revision: str,
+    replicas: int,
+) -> Object:
+    meta = _metadata(rollout, name)
+    meta["annotations"] = {REVISION_ANNOTATION: revision}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(labels)},
+            "template": template,
+        },
+    }
 
 
 def primary_deployment(
@@ -63,18 +87,29 @@ def primary_deployment(
     revision: str,
     replicas: int,
 ) -> Object:
-    meta = _metadata(rollout, primary_name(rollout["metadata"]["name"]))
-    meta["annotations"] = {REVISION_ANNOTATION: revision}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": meta,
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": primary_selector(selector)},
-            "template": primary_template(template, selector),
-        },
-    }
+    name = primary_name(rollout["metadata"]["name"])
+    body = primary_template(template, selector)
+    return _deployment(rollout, name, body, primary_selector(selector), revision, replicas)
+
+
+def fallback_selector(selector: Mapping[str, str], capability: str) -> dict[str, str]:
+    """Fallback pods carry the target's selector labels with -fallback-<capability> appended,
+    so neither the primary nor the canary Service selects them."""
+    return {key: fallback_service(value, capability) for key, value in selector.items()}
+
+
+def fallback_deployment(
+    rollout: Object,
+    capability: str,
+    template: Mapping[str, Any],
+    selector: Mapping[str, str],
+    revision: str,
+    replicas: int,
+) -> Object:
+    """The pinned model (the primary's template before promotion), relabelled for its Service."""
+    labels = fallback_selector(selector, capability)
+    name = fallback_name(rollout["metadata"]["name"], capability)
+    return _deployment(rollout, name, relabelled(template, labels), labels, revision, replicas)
 
 
 def service(

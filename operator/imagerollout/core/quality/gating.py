@@ -7,8 +7,9 @@ the last step completes only when every gate has passed. The first Fail rolls ba
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from imagerollout.api.capabilities import OnCapabilityFailure
 from imagerollout.api.v1alpha1 import (
     AnalysisStatus,
     ArmSnapshot,
@@ -19,6 +20,7 @@ from imagerollout.api.v1alpha1 import (
     Metric,
     PauseCondition,
     RolloutSpec,
+    RolloutStatus,
     Snapshot,
 )
 from imagerollout.core import reasons as R
@@ -42,6 +44,7 @@ from imagerollout.core.quality.analysis import (
 )
 from imagerollout.core.quality.cells import cell_gate, stratum_cell
 from imagerollout.core.quality.gates import METRICS, gates_of
+from imagerollout.core.quality.scopes import Scopes, scope_of, told
 from imagerollout.core.rollout.draft import Draft
 
 MAX_GATE_STATUSES = 128  # status.analysis.gates' limit: the worst first are kept
@@ -51,6 +54,15 @@ MAX_GATE_STATUSES = 128  # status.analysis.gates' limit: the worst first are kep
 class GateVerdict:
     outcome: Outcome
     why: str
+    # Capabilities whose strata failed and that are pinned rather than rolled back, with why.
+    pins: dict[str, str] = field(default_factory=dict)
+
+
+def scopes_for(spec: RolloutSpec, status: RolloutStatus) -> Scopes:
+    """The capabilities judged apart; with Pin (or already pinned) a Fail pins them."""
+    pin = spec.on_capability_failure == OnCapabilityFailure.PIN
+    pinnable = [c.name for c in spec.capabilities] if pin else []
+    return Scopes.of(spec.capabilities, [*pinnable, *(p.capability for p in status.pins)])
 
 
 def judge_pass(spec: RolloutSpec, d: Draft, obs: Observations) -> GateVerdict | None:
@@ -60,7 +72,8 @@ def judge_pass(spec: RolloutSpec, d: Draft, obs: Observations) -> GateVerdict | 
         return None
     before = d.status.analysis or AnalysisStatus()
     limit = analysis.max_samples * (2 if before.extended else 1)
-    results, outcome = evaluate(analysis, seen.state, seen.strata, limit)
+    scopes = scopes_for(spec, d.status)
+    results, outcome = evaluate(analysis, seen.state, seen.strata, limit, scopes)
     _announce(d, before, results)
     d.set(
         analysis=before.model_copy(
@@ -75,8 +88,11 @@ def judge_pass(spec: RolloutSpec, d: Draft, obs: Observations) -> GateVerdict | 
             }
         )
     )
-    failing = next((_told(r) for r in _worst_first(results) if r.verdict == Verdict.FAIL), "")
-    return GateVerdict(outcome, failing or _summary(results, seen.state.samples))
+    failures = scopes.failures(results)
+    pins = {c: told(r) for c, r in failures.items() if c in scopes.pinnable}
+    rolling = [r for r in _worst_first(results) if scope_of(r.gate) not in pins]
+    failing = next((_told(r) for r in rolling if r.verdict == Verdict.FAIL), "")
+    return GateVerdict(outcome, failing or _summary(results, seen.state.samples), pins)
 
 
 def stage0_message(spec: RolloutSpec, d: Draft) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imagerollout.api.v1alpha1 import RolloutStatus
+from imagerollout.core.observations import CapabilityRoute
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,38 @@ class CallWebhook:
     body: Mapping[str, Any] = field(compare=False)
 
 
-Action = EnsurePrimary | EnsureServices | ScaleCanary | SetWeight | CallWebhook
+@dataclass(frozen=True)
+class RouteCapabilities:
+    """Make the operator's capability rules on the route exactly these, in this order."""
+
+    routes: tuple[CapabilityRoute, ...]
+
+
+@dataclass(frozen=True)
+class EnsureFallback:
+    """Run <name>-fallback-<capability> (Deployment and Service) at this template."""
+
+    capability: str
+    template: Mapping[str, Any] = field(compare=False)
+    revision: str
+    replicas: int
+
+
+@dataclass(frozen=True)
+class RemoveFallback:
+    capability: str
+
+
+Action = (
+    EnsurePrimary
+    | EnsureServices
+    | ScaleCanary
+    | SetWeight
+    | RouteCapabilities
+    | EnsureFallback
+    | RemoveFallback
+    | CallWebhook
+)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,13 @@ from datetime import datetime
 
 from imagerollout.api.v1alpha1 import Phase, Revision, RolloutSpec, RolloutStatus
 from imagerollout.core import reasons as R
+from imagerollout.core.capabilities.plan import (
+    drop_provisional,
+    pin_failures,
+    prepare_fallbacks,
+    route_capabilities,
+    settle_pins,
+)
 from imagerollout.core.durations import parse_duration, seconds_between
 from imagerollout.core.judge import Outcome
 from imagerollout.core.metrics.gating import MetricsVerdict, judge_metrics
@@ -43,6 +50,14 @@ def decide(
     generation: int | None = None,
 ) -> Decision:
     d = Draft(status, now, generation)
+    _decide(spec, status, obs, d)
+    routed = status.stable is not None and obs.primary is not None and obs.route.error is None
+    if routed and (spec.capabilities or status.pins or obs.capability_routes or obs.fallbacks):
+        route_capabilities(spec, d, obs)
+    return d.done()
+
+
+def _decide(spec: RolloutSpec, status: RolloutStatus, obs: Observations, d: Draft) -> Decision:
     target = obs.target
     if target is None:
         message = f"Deployment {spec.target_ref.name} not found"
@@ -95,6 +110,8 @@ def decide(
     if hold is not None:
         return _webhook_hold(spec, d, target, obs, hold)
     verdict = judge_pass(spec, d, obs)
+    if verdict is not None and verdict.pins:
+        pin_failures(d, verdict.pins)
     if verdict is not None and verdict.outcome == Outcome.ROLLBACK:
         return _abort(d, target, obs, R.ANALYSIS_FAILED, verdict.why)
     inconclusive = verdict is not None and verdict.outcome == Outcome.INCONCLUSIVE
@@ -162,6 +179,7 @@ def _start(spec: RolloutSpec, d: Draft, target: DeploymentView, retry: bool = Fa
         metrics=None,
         webhooks=None,
     )
+    drop_provisional(d)
     stable = d.before.stable
     assert stable is not None
     reason = R.ROLLOUT_RETRIED if retry else R.ROLLOUT_RESTARTED if restarted else R.ROLLOUT_STARTED
@@ -177,6 +195,7 @@ def _start(spec: RolloutSpec, d: Draft, target: DeploymentView, retry: bool = Fa
 def _abort(d: Draft, target: DeploymentView, obs: Observations, reason: str, why: str) -> Decision:
     set_weight(d, obs, 0, "")
     _scale_canary(d, obs, target, 0)
+    drop_provisional(d)
     if d.before.phase != Phase.DEGRADED:
         step = d.status.current_step_index
         d.event(reason, f"{why} at step {(step or 0) + 1}; canary 0%, primary 100%", warning=True)
@@ -377,6 +396,10 @@ def _promote(
         d.event(R.ROLLOUT_PROMOTING, f"promoting {canary.model} ({how}); copying it to primary")
         d.condition(R.PROGRESSING, True, R.ROLLOUT_PROMOTING, "copying canary to primary")
     d.set(current_step_index=len(spec.steps), pause_conditions=[], controller_pause=False)
+    awaited = prepare_fallbacks(d, obs, primary) if primary.revision != canary.revision else None
+    if awaited is not None:  # pinned jobs move to their fallback before the primary changes
+        aborted = _blocked(spec, d, target, obs, f"{awaited} before promotion")
+        return aborted or d.phase(Phase.PROMOTING, awaited)
     if primary.revision != canary.revision:
         d.act(EnsurePrimary(target.template, canary.revision, primary.replicas))
     if primary.revision != canary.revision or not primary.ready:
@@ -384,9 +407,16 @@ def _promote(
         return aborted or d.phase(Phase.PROMOTING, "waiting for primary to run the canary")
     set_weight(d, obs, 0, "")
     _scale_canary(d, obs, target, 0)
-    d.event(R.ROLLOUT_PROMOTED, f"{canary.model} promoted; primary 100%, canary scaled to 0")
+    exception = settle_pins(d, d.status.analysis)
+    d.event(
+        R.ROLLOUT_PROMOTED,
+        f"{canary.model} promoted{exception}; primary 100%, canary scaled to 0",
+        warning=bool(exception),
+    )
     d.condition(R.PROGRESSING, False, R.ROLLOUT_PROMOTED, f"revision {canary.revision} promoted")
-    d.condition(R.PROMOTED, True, R.ROLLOUT_PROMOTED, f"{canary.model} is stable")
+    d.condition(R.PROMOTED, True, R.ROLLOUT_PROMOTED, f"{canary.model} is stable{exception}")
     d.set(stable=canary, canary=None, current_step_index=None, step_started_at=None)
     d.set(blocked_since=None, promote_full=False, promote_step=False)
-    return d.phase(Phase.SUCCEEDED, f"promoted {canary.model}")
+    return d.phase(
+        Phase.SUCCEEDED, f"promoted{exception}" if exception else f"promoted {canary.model}"
+    )

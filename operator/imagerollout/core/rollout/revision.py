@@ -5,7 +5,23 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from imagerollout.api.capabilities import FALLBACK_INFIX
+
 PRIMARY_SUFFIX = "-primary"
+CANARY_SUFFIX = "-canary"
+
+
+def primary_service(rollout: str) -> str:
+    return f"{rollout}{PRIMARY_SUFFIX}"
+
+
+def canary_service(rollout: str) -> str:
+    return f"{rollout}{CANARY_SUFFIX}"
+
+
+def fallback_service(rollout: str, capability: str) -> str:
+    """The Deployment and Service that keep a pinned capability on its earlier model."""
+    return f"{rollout}{FALLBACK_INFIX}{capability}"
 
 
 def template_revision(template: Mapping[str, Any]) -> str:

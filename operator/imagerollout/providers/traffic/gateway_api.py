@@ -3,18 +3,26 @@
 Only the `weight` of the two backendRefs changes. Every other rule, match, filter and backend
 stays exactly as the user wrote it. The backends are Services here; inference_pool.py uses
 the same router with InferencePool backendRefs.
+
+Capabilities: one rule per capability, named `imagerollout-<capability>` (HTTPRoute rule names,
+standard since Gateway API v1.2) so it is found again after a restart, placed above the user's
+rules. It copies the matches and filters of the user's rule(s) to the two Services and adds the
+capability's header matches, so a job is routed as before except for its backends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from imagerollout.core.observations import RouteView
+from imagerollout.core.observations import Backend as Weighted
+from imagerollout.core.observations import CapabilityRoute, RouteView
 from imagerollout.providers.traffic.router import Object, ObjectStore
 
 API_VERSION = "gateway.networking.k8s.io/v1"
 PLURAL = "httproutes"
+RULE_PREFIX = "imagerollout-"
 
 
 @dataclass(frozen=True)
@@ -71,11 +79,35 @@ class GatewayAPIRouter:
 
         self.store.update_object(API_VERSION, PLURAL, self.namespace, self.route, mutate)
 
+    def observe_capabilities(self) -> tuple[CapabilityRoute, ...]:
+        obj = self.store.get_object(API_VERSION, PLURAL, self.namespace, self.route)
+        rules = obj.get("spec", {}).get("rules", []) if obj else []
+        return tuple(_capability_route(r) for r in rules if _is_capability_rule(r))
+
+    def route_capabilities(self, routes: Sequence[CapabilityRoute]) -> None:
+        def mutate(obj: Object) -> bool:
+            spec = obj.setdefault("spec", {})
+            users = [r for r in spec.get("rules", []) if not _is_capability_rule(r)]
+            template = self._managed_rules(obj)
+            if routes and not template:
+                raise LookupError(self._no_rule_message())
+            ours = [_capability_rule(route, template) for route in routes]
+            if spec.get("rules", []) == ours + users:
+                return False
+            spec["rules"] = ours + users
+            return True
+
+        self.store.update_object(API_VERSION, PLURAL, self.namespace, self.route, mutate)
+
     def _managed_rules(self, obj: Object) -> list[dict[str, Any]]:
+        """The user's rules that list both Services (the operator's capability rules aside)."""
         both = {self.primary_service, self.canary_service}
         rules: list[dict[str, Any]] = obj.get("spec", {}).get("rules", [])
         return [
-            r for r in rules if both <= {self.backend.name_of(b) for b in r.get("backendRefs", [])}
+            r
+            for r in rules
+            if not _is_capability_rule(r)
+            and both <= {self.backend.name_of(b) for b in r.get("backendRefs", [])}
         ]
 
     def _canary_share(self, rule: dict[str, Any]) -> int | None:
@@ -89,3 +121,38 @@ class GatewayAPIRouter:
             f"HTTPRoute {self.route} has no rule with backendRefs to both {kind}"
             f"{self.primary_service} and {kind}{self.canary_service}"
         )
+
+
+def _is_capability_rule(rule: dict[str, Any]) -> bool:
+    return str(rule.get("name", "")).startswith(RULE_PREFIX)
+
+
+def _capability_rule(route: CapabilityRoute, template: list[dict[str, Any]]) -> dict[str, Any]:
+    """The user's matches (each with the capability's headers) and filters, our backends."""
+    headers = [{"type": "Exact", "name": n, "value": v} for n, v in route.headers]
+    matches = [m for rule in template for m in rule.get("matches", [])] or [{}]
+    rule: dict[str, Any] = {
+        "name": f"{RULE_PREFIX}{route.name}",
+        "matches": [{**m, "headers": [*m.get("headers", []), *headers]} for m in matches],
+    }
+    if template and template[0].get("filters"):
+        rule["filters"] = template[0]["filters"]
+    rule["backendRefs"] = [  # with the API server's defaults, so a read compares equal
+        {"group": "", "kind": "Service", "name": b.service, "port": b.port, "weight": b.weight}
+        for b in route.backends
+    ]
+    return rule
+
+
+def _capability_route(rule: dict[str, Any]) -> CapabilityRoute:
+    first = (rule.get("matches") or [{}])[0]
+    headers = tuple(
+        (str(h["name"]), str(h["value"]))
+        for h in first.get("headers", [])
+        if h.get("type", "Exact") == "Exact"
+    )
+    backends = tuple(
+        Weighted(str(b["name"]), int(b.get("port", 0)), int(b.get("weight", 1)))
+        for b in rule.get("backendRefs", [])
+    )
+    return CapabilityRoute(str(rule["name"])[len(RULE_PREFIX) :], headers, backends)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from imagerollout.core.observations import RouteView
+from imagerollout.core.observations import CapabilityRoute, RouteView
 
 Object = dict[str, Any]
 
@@ -17,6 +17,18 @@ class TrafficRouter(Protocol):
 
     def set_weight(self, canary_weight: int) -> None:
         """Send canary_weight percent to the canary and the rest to the primary."""
+        ...
+
+
+class CapabilityRouter(Protocol):
+    """A provider that routes requests by header: one operator-managed rule per capability."""
+
+    def observe_capabilities(self) -> tuple[CapabilityRoute, ...]:
+        """The operator's capability rules on the route now, in order."""
+        ...
+
+    def route_capabilities(self, routes: Sequence[CapabilityRoute]) -> None:
+        """Make the operator's rules exactly `routes`, placed above the user's rules."""
         ...
 
 
