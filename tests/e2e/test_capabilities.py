@@ -15,7 +15,7 @@ import yaml
 
 from imagerollout.demo.traffic import TrafficGenerator, weights_from_route
 from tests.e2e.demo_servers import demo_server
-from tests.e2e.helpers import wait_for
+from tests.e2e.helpers import WaitTimeoutError, wait_for
 from tests.e2e.rollout_env import DEMO, NAME, RolloutEnv
 from tests.e2e.test_quality_gates import LOGO_REGRESSION, SUITE, analysis
 
@@ -74,7 +74,7 @@ def test_a_logo_failure_with_pin_promotes_everything_but_typography(
         assert rule["filters"] == users_rules()[0]["filters"]
 
         env.set_model("v2")
-        status = env.wait_phase("Succeeded", timeout=300)
+        status = _succeeded(env, timeout=300)
 
         pin = status["pins"][0]
         assert (pin["capability"], pin["model"]) == ("typography", "registry.example/imagegen:v1")
@@ -139,6 +139,21 @@ def test_a_logo_failure_with_pin_promotes_everything_but_typography(
     wait_for(lambda: _gone(env, "deployment", FALLBACK), 30, 0.2, "the fallback Deployment gone")
     assert _gone(env, "service", FALLBACK)
     assert "CapabilityReleased" in env.event_reasons()
+
+
+def _succeeded(env: RolloutEnv, timeout: float) -> dict[str, Any]:
+    """Wait for Succeeded; a timeout says where the rollout stood."""
+    seen: dict[str, Any] = {}
+
+    def check() -> dict[str, Any] | None:
+        seen.clear()
+        seen.update(env.status())
+        return seen if seen.get("phase") == "Succeeded" else None
+
+    try:
+        return wait_for(check, timeout, 0.5, "phase Succeeded")
+    except WaitTimeoutError as error:
+        raise AssertionError(f"{error}: {seen.get('phase')}: {seen.get('message')}") from error
 
 
 def _rule_or_none(env: RolloutEnv) -> dict[str, Any] | None:
