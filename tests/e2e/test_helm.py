@@ -49,8 +49,9 @@ def dry_run(cluster: Cluster, manifests_text: str) -> str:
         {"rbac.scope": '"namespace"', "rbac.discovery": "false"},
         {"qualityGates.endpointAllowlist": '["http://*.svc:8080/*"]', "replicaCount": "0"},
         {"replicaCount": "3", "leaderElection.leaseDurationSeconds": "10"},
+        {"scorer.enabled": "true", "scorer.autoscaling.enabled": "true"},
     ],
-    ids=["defaults", "namespace-scope", "namespace-scope-no-discovery", "settings", "ha"],
+    ids=["defaults", "namespace-scope", "namespace-scope-no-discovery", "settings", "ha", "scorer"],
 )
 def test_lint_template_and_server_side_dry_run(
     cluster: Cluster, crd: None, release_namespace: str, values: dict[str, str]

@@ -21,6 +21,7 @@ VALUE_SETS: dict[str, dict[str, str]] = {
     "service-monitor": {"serviceMonitor.enabled": "true", "serviceMonitor.labels": '{"r": "p"}'},
     "ha": {"replicaCount": "3", "leaderElection.leaseDurationSeconds": "10"},
     "notifications": {"notifications.secretName": '"notifiers"'},
+    "scorer-with-hpa": {"scorer.enabled": "true", "scorer.autoscaling.enabled": "true"},
     "pinned-digest-and-claim": {
         "image.digest": '"sha256:' + "a" * 64 + '"',
         "evidence.existingClaim": '"evidence"',
@@ -238,11 +239,64 @@ def test_two_or_more_replicas_get_a_disruption_budget(replicas: int) -> None:
     assert budget["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
 
 
+def named(manifests: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    (found,) = [m for m in of_kind(manifests, kind) if m["metadata"]["name"] == name]
+    return found
+
+
+def test_no_scorer_by_default_scoring_stays_in_process() -> None:
+    manifests = render("ir", "ops")
+    assert [d["metadata"]["name"] for d in of_kind(manifests, "Deployment")] == ["ir-imagerollout"]
+    assert of_kind(manifests, "HorizontalPodAutoscaler") == []
+    assert "IMAGEROLLOUT_SCORER_SERVICE" not in {e["name"] for e in container(manifests)["env"]}
+
+
+def test_the_scorer_runs_apart_and_the_operator_finds_it_by_its_endpoint_slices() -> None:
+    manifests = render("ir", "ops", {"scorer.enabled": "true", "scorer.ocrWorkers": "3"})
+    scorer = named(manifests, "Deployment", "ir-imagerollout-scorer")
+    operator = named(manifests, "Deployment", "ir-imagerollout")
+    assert scorer["spec"]["replicas"] == 2
+    (box,) = scorer["spec"]["template"]["spec"]["containers"]
+    assert box["args"] == ["scorer", "--address", "0.0.0.0:8090", "--ocr-workers", "3"]
+    assert box["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert box["securityContext"]["readOnlyRootFilesystem"] is True
+    service = named(manifests, "Service", "ir-imagerollout-scorer")
+    scorer_pods = scorer["spec"]["template"]["metadata"]["labels"]
+    operator_pods = operator["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= scorer_pods.items()
+    assert not operator["spec"]["selector"]["matchLabels"].items() <= scorer_pods.items()
+    assert not service["spec"]["selector"].items() <= operator_pods.items()
+    (box,) = operator["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in box["env"]}
+    assert env["IMAGEROLLOUT_SCORER_SERVICE"] == "ops/ir-imagerollout-scorer:http"
+    role = named(manifests, "Role", "ir-imagerollout-scorer-endpoints")
+    assert role["metadata"]["namespace"] == "ops"
+    assert role["rules"] == [
+        {
+            "apiGroups": ["discovery.k8s.io"],
+            "resources": ["endpointslices"],
+            "verbs": ["list", "watch"],
+        }
+    ]
+    assert of_kind(manifests, "HorizontalPodAutoscaler") == []
+
+
+def test_the_scorer_autoscales_on_cpu_when_asked() -> None:
+    values = {"scorer.enabled": "true", "scorer.autoscaling.enabled": "true"}
+    manifests = render("ir", "ops", values)
+    hpa = one(manifests, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "ir-imagerollout-scorer"
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
+    assert "replicas" not in named(manifests, "Deployment", "ir-imagerollout-scorer")["spec"]
+
+
 @pytest.mark.parametrize(
     ("values", "complaint"),
     [
         ({"replicaCount": "11"}, "replicaCount"),
         ({"leaderElection.leaseDurationSeconds": "1"}, "leaseDurationSeconds"),
+        ({"scorer.replicas": "2"}, "replicas"),  # a typo of replicaCount
+        ({"scorer.ocrWorkers": "0"}, "ocrWorkers"),
         ({"rbac.scope": '"everywhere"'}, "scope"),
         ({"serviceMonitor.enable": "true"}, "enable"),  # a typo of `enabled`
         ({"image.pullPolicy": '"Sometimes"'}, "pullPolicy"),

@@ -111,6 +111,24 @@ def test_a_new_store_resumes_numbering_from_disk(tmp_path: Path) -> None:
     assert reopened.store("demo", PROBE, "canary", good(), "", {}) == "demo/000008-canary.json"
 
 
+def test_a_resumed_sampler_forgets_what_status_never_saw(tmp_path: Path) -> None:
+    """A sampler killed at plan index 5 had stored 0..7; status says 5 pairs. The next one
+    forgets 5..7 and stores them again under the same numbers: one record per judged pair."""
+    first = EvidenceStore(tmp_path, retain_rollouts=3)
+    for index in range(8):
+        for arm in ("baseline", "canary"):
+            first.store("demo", PROBE, arm, good(), "", {}, index=index)
+    resumed = EvidenceStore(tmp_path, retain_rollouts=3)
+    assert resumed.forget_from("demo", 5) == 3
+    assert len(samples(tmp_path / "demo")) == 5 * 4  # png and json per arm
+    for index in range(5, 7):
+        for arm in ("baseline", "canary"):
+            resumed.store("demo", PROBE, arm, good(), "", {}, index=index)
+    assert len(samples(tmp_path / "demo")) == 7 * 4
+    assert resumed.store("demo", PROBE, "canary", good(), "", {}) == "demo/000007-canary.json"
+    assert resumed.forget_from("unknown", 0) == 0
+
+
 @pytest.mark.parametrize(
     "key", ["../../etc", "/abs/path", "team-a/rollout", "..", "a\x00b", "ÜBER"]
 )

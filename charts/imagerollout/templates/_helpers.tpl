@@ -114,3 +114,17 @@ each rule here is used.
   verbs: [get]
 {{- end }}
 {{- end -}}
+
+{{/* The scorer's pods: their own name label, so no operator selector (PDB, Service) matches. */}}
+{{- define "imagerollout.scorerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "imagerollout.name" . }}-scorer
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "imagerollout.scorerLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "imagerollout.scorerSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: scorer
+{{- end -}}

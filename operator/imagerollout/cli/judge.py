@@ -73,6 +73,7 @@ def parse_gate(text: str, prices: NetCostPrices | None = None) -> Gate:
 
 def run(args: argparse.Namespace) -> int:
     from imagerollout.quality.ocr import OcrPool
+    from imagerollout.quality.scorer import InProcessScorer
 
     prices = NetCostPrices(rework_cost=args.rework_cost, latency_cost=args.latency_cost)
     analysis = Analysis(
@@ -91,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
             evidence = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         store = EvidenceStore(evidence, retain_rollouts=20) if evidence else None
         config = SamplerConfig("judge", analysis, suite, args.baseline, args.canary, store)
-        sampler = Sampler(config, AnalysisState(), OcrPool(workers=args.ocr_workers))
+        scorer = InProcessScorer(OcrPool(workers=args.ocr_workers))
+        sampler = Sampler(config, AnalysisState(), scorer)
         results, outcome = _judge(sampler, analysis, progress_for(sys.stderr, analysis.max_samples))
         report = _report(analysis, sampler, results, outcome)
         _print_table(report)

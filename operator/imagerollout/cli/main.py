@@ -8,8 +8,12 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imagerollout.cli.controls import CONTROLS, apply_control
+
+if TYPE_CHECKING:
+    from imagerollout.controller.handlers import ScorerService
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +33,16 @@ def main(argv: list[str] | None = None) -> int:
         help="the Secret whose key providers.yaml lists the notification providers",
     )
     _election_arguments(run)
+    run.add_argument(
+        "--scorer-service",
+        default=os.environ.get("IMAGEROLLOUT_SCORER_SERVICE", ""),
+        help="[NAMESPACE/]NAME[:PORT-NAME] of the scorer Service; empty: score in-process",
+    )
+    scorer = commands.add_parser("scorer", help="serve OCR and perceptual scoring over HTTP")
+    scorer.add_argument("--address", default="0.0.0.0:8090", help="HOST:PORT to listen on")
+    scorer.add_argument(
+        "--ocr-workers", type=int, default=int(os.environ.get("IMAGEROLLOUT_OCR_WORKERS", "2"))
+    )
     crd = commands.add_parser("crd", help="print or write the generated CRD")
     crd.add_argument("--output", type=Path)
     ctl = commands.add_parser("ctl", help="the same as `kubectl imr ACTION NAME`")
@@ -48,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         return _crd(args.output)
     if args.command == "ctl":
         return _ctl(args.action, args.name, args.namespace)
+    if args.command == "scorer":
+        from imagerollout.quality.scorer_server import serve
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        return serve(args.address, args.ocr_workers)
     if args.notifiers_secret:
         from imagerollout.controller.notifications import parse_secret_ref
 
@@ -80,6 +99,17 @@ def _election_arguments(run: argparse.ArgumentParser) -> None:
         default=int(env("IMAGEROLLOUT_LEASE_SECONDS", "15")),
         help="seconds a standby waits for a silent leader before taking over",
     )
+
+
+def _scorer_service(text: str) -> ScorerService:
+    """[NAMESPACE/]NAME[:PORT-NAME]; the namespace defaults to the pod's (or the kubeconfig's)."""
+    from imagerollout.controller.handlers import ScorerService
+    from imagerollout.kube.client import current_namespace
+
+    where, _, port_name = text.partition(":")
+    namespace, _, name = where.rpartition("/")
+    namespace = namespace or os.environ.get("POD_NAMESPACE") or current_namespace()
+    return ScorerService(namespace, name, port_name or None)
 
 
 def _crd(output: Path | None) -> int:
@@ -117,6 +147,8 @@ def _run(args: argparse.Namespace) -> int:
         Timing.for_duration(args.lease_duration)  # a bad value fails here, not in a thread
         lease_namespace = args.lease_namespace or current_namespace()
         handlers.election = handlers.Election(lease_namespace, args.lease_name, args.lease_duration)
+    if args.scorer_service:
+        handlers.scorer_service = _scorer_service(args.scorer_service)
 
     if metrics_address:
         host, _, port = metrics_address.rpartition(":")

@@ -23,7 +23,10 @@ from imagerollout.controller.sampler.scoring import LazyOcrPool
 from imagerollout.controller.webhooks import WebhookCalls
 from imagerollout.core.leader import Timing
 from imagerollout.kube.client import Kube, load_config
+from imagerollout.kube.endpoint_slices import EndpointSliceWatch
 from imagerollout.kube.leases import Leases
+from imagerollout.quality.scorer import InProcessScorer, Scorer
+from imagerollout.quality.scorer_client import RemoteScorer
 from imagerollout.telemetry import OperatorMetrics
 
 INTERVAL = float(os.environ.get("IMAGEROLLOUT_INTERVAL_SECONDS", "2"))
@@ -44,6 +47,18 @@ class Election:
 
 
 election: Election | None = None  # None: this process always leads
+
+
+@dataclass(frozen=True)
+class ScorerService:
+    """Score on the ready endpoints of this Service (`imagerollout scorer` pods)."""
+
+    namespace: str
+    name: str
+    port_name: str | None
+
+
+scorer_service: ScorerService | None = None  # None: score in this process
 
 
 class ReconcileLoop:
@@ -132,13 +147,23 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     settings.watching.server_timeout = 120
     load_config()
-    samplers = SamplerRegistry(LazyOcrPool(workers=OCR_WORKERS))
+    samplers = SamplerRegistry(_scorer())
     kube, metrics = Kube(), OperatorMetrics()
     secret = os.environ.get(NOTIFIERS_SECRET_ENV)
     notifications = Notifications(kube, parse_secret_ref(secret) if secret else None, metrics)
     _loop = ReconcileLoop(kube, samplers, metrics, notifications, _leader())
     _loop.leader.start(on_lost=samplers.stop_all)
     _loop.thread.start()
+
+
+def _scorer() -> Scorer:
+    if scorer_service is None:
+        return InProcessScorer(LazyOcrPool(workers=OCR_WORKERS))
+    where = scorer_service
+    slices = EndpointSliceWatch(where.namespace, where.name, where.port_name)
+    slices.start()
+    log.info("scoring on %s/%s: %s", where.namespace, where.name, slices.ready() or "none ready")
+    return RemoteScorer(slices.ready)
 
 
 def _leader() -> Leader:

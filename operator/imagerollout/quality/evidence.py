@@ -105,6 +105,24 @@ class EvidenceStore:
             with (rollout.path / TRAJECTORY).open("a", encoding="utf-8") as out:
                 out.writelines(json.dumps(row, allow_nan=False) + "\n" for row in rows)
 
+    def forget_from(self, rollout_key: str, index: int) -> int:
+        """Delete the samples numbered `index` and up; return how many.
+
+        A sampler resumed from status at plan index N redoes N, N+1, ... with the same numbers;
+        what an earlier sampler stored there (progress that never reached status) goes first,
+        so a rollout's evidence is exactly the pairs it judged.
+        """
+        with self._lock:
+            if not self.rollout_dir(rollout_key).is_dir():
+                return 0
+            rollout = self._open(rollout_key)
+            stale = [n for n in rollout.indexes if n >= index]
+            for number in stale:
+                _delete_sample(rollout.path, number)
+            rollout.indexes = [n for n in rollout.indexes if n < index]
+            rollout.next_index = {arm: min(n, index) for arm, n in rollout.next_index.items()}
+            return len(stale)
+
     def _write_image(self, directory: Path, stem: str, generation: Generation) -> str | None:
         if generation.image is None:
             return None

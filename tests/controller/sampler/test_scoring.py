@@ -8,7 +8,8 @@ from concurrent.futures import BrokenExecutor
 
 import pytest
 
-from imagerollout.controller.sampler.scoring import LazyOcrPool, png_bytes
+from imagerollout.controller.sampler.scoring import LazyOcrPool
+from imagerollout.quality.scorer import png_bytes
 from tests.quality.render import render_scene
 
 

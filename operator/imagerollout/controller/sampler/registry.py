@@ -9,12 +9,12 @@ from pathlib import Path
 
 from imagerollout.api.v1alpha1 import Analysis, RolloutStatus
 from imagerollout.controller.sampler.runner import Sampler, SamplerConfig
-from imagerollout.controller.sampler.scoring import TextScorer
 from imagerollout.core.observations import AnalysisObservation
 from imagerollout.core.quality.analysis import NO_SCOPES, AnalysisState
 from imagerollout.core.quality.scopes import Scopes
 from imagerollout.quality.endpoint import check_allowed
 from imagerollout.quality.evidence import EvidenceStore
+from imagerollout.quality.scorer import Scorer
 from imagerollout.quality.suite import Suite
 
 ALLOWLIST_ENV = "IMAGEROLLOUT_ENDPOINT_ALLOWLIST"
@@ -49,8 +49,8 @@ def resolve_arms(analysis: Analysis, default: Arms) -> Arms:
 
 
 class SamplerRegistry:
-    def __init__(self, ocr: TextScorer) -> None:
-        self._ocr = ocr
+    def __init__(self, scorer: Scorer) -> None:
+        self._scorer = scorer
         self._samplers: dict[str, Sampler] = {}
         self._lock = threading.Lock()
 
@@ -93,7 +93,7 @@ class SamplerRegistry:
         store = EvidenceStore(Path(analysis.evidence.path), analysis.evidence.retain_rollouts)
         urls = (arms.baseline_url, arms.canary_url)
         config = SamplerConfig(key, analysis, suite, *urls, store, scopes)
-        sampler = Sampler(config, state, self._ocr)
+        sampler = Sampler(config, state, self._scorer)
         sampler.start()
         return sampler
 

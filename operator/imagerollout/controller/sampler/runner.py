@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from imagerollout.api.v1alpha1 import Analysis
-from imagerollout.controller.sampler.scoring import ScoredPair, TextScorer, score_pairs
+from imagerollout.controller.sampler.scoring import ScoredPair, score_pairs
 from imagerollout.core.judge import GateResult, Outcome
 from imagerollout.core.quality.analysis import (
     NO_SCOPES,
@@ -28,6 +28,7 @@ from imagerollout.core.quality.gates import effect_limit
 from imagerollout.core.quality.scopes import Scopes
 from imagerollout.quality.endpoint import Generation, ImagesClient
 from imagerollout.quality.evidence import EvidenceStore, JsonValue
+from imagerollout.quality.scorer import Scorer
 from imagerollout.quality.suite import Probe, Suite, plan
 
 log = logging.getLogger(__name__)
@@ -65,13 +66,13 @@ def strata_of(suite: Suite) -> tuple[StratumInfo, ...]:
 
 
 class Sampler:
-    def __init__(self, config: SamplerConfig, state: AnalysisState, ocr: TextScorer) -> None:
+    def __init__(self, config: SamplerConfig, state: AnalysisState, scorer: Scorer) -> None:
         self.config = config
         self.strata = strata_of(config.suite)
         self._state = state
         self._max_samples = config.analysis.max_samples
         self._gates = judged_gates(config.analysis, self.strata, config.scopes)
-        self._ocr = ocr
+        self._scorer = scorer
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sampler {config.key}", daemon=True)
@@ -82,6 +83,9 @@ class Sampler:
         return str(store.rollout_dir(self.config.key)) if store else None
 
     def start(self) -> None:
+        store = self.config.evidence
+        if store is not None:  # a sampler whose progress was never saved left these
+            store.forget_from(self.config.key, self.state.plan_index)
         self._thread.start()
 
     def stop(self) -> None:
@@ -145,8 +149,10 @@ class Sampler:
         ]
         generations = [(b.result(), c.result()) for b, c in futures]
         price = float(self.config.analysis.gpu_second_price)
-        scored = score_pairs(probes, generations, self._ocr, price)
+        scored = score_pairs(probes, generations, self._scorer, price)
         for index, (probe, arms, pair) in enumerate(zip(probes, generations, scored, strict=True)):
+            if self._stop.is_set():
+                return  # stopped (leadership lost, rollout done): the next sampler redoes these
             self._keep_evidence(start + index, probe, arms, pair)
             with self._lock:
                 self._state = record(self._state, self._gates, pair.pair)

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
-from typing import Protocol
-
-from PIL import Image
 
 from imagerollout.core.quality.gates import ArmScores, PairScores
-from imagerollout.quality import perceptual
 from imagerollout.quality.endpoint import Generation
 from imagerollout.quality.ocr import OcrPool, TextScore
+from imagerollout.quality.scorer import ImageScores, PairJob, PairResult, Scorer
 from imagerollout.quality.suite import Probe
-
-
-class TextScorer(Protocol):
-    def score_many(self, items: list[tuple[bytes, str]]) -> list[TextScore]: ...
 
 
 class LazyOcrPool:
@@ -55,72 +47,56 @@ class ScoredPair:
     texts: tuple[str | None, str | None]  # what OCR read: baseline, canary
 
 
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def score_pairs(
     probes: list[Probe],
     generations: list[tuple[Generation, Generation]],
-    ocr: TextScorer,
+    scorer: Scorer,
     gpu_second_price: float,
 ) -> list[ScoredPair]:
-    """OCR runs as one batch over every image with expected text, in the process pool."""
-    jobs: list[tuple[bytes, str]] = []
-    slots: dict[tuple[int, int], int] = {}
-    for i, (probe, arms) in enumerate(zip(probes, generations, strict=True)):
-        for side, generation in enumerate(arms):
-            if probe.expected_text and generation.image is not None:
-                slots[(i, side)] = len(jobs)
-                jobs.append((png_bytes(generation.image), probe.expected_text))
-    texts = ocr.score_many(jobs) if jobs else []
-    scored = []
-    for i, (probe, (baseline, canary)) in enumerate(zip(probes, generations, strict=True)):
-        b_text = texts[slots[(i, 0)]] if (i, 0) in slots else None
-        c_text = texts[slots[(i, 1)]] if (i, 1) in slots else None
-        pair = PairScores(
-            stratum=probe.stratum,
-            has_text=bool(probe.expected_text),
-            baseline=_arm(baseline, b_text, gpu_second_price),
-            canary=_arm(canary, c_text, gpu_second_price),
-            ssim=_ssim(baseline, canary),
-            phash=_phash(baseline, canary),
-        )
-        scored.append(ScoredPair(pair, (_read(b_text), _read(c_text))))
-    return scored
+    """The scorer (in-process or remote) scores the images; latency and cost come from here."""
+    jobs = [
+        PairJob(baseline.image, canary.image, probe.expected_text)
+        for probe, (baseline, canary) in zip(probes, generations, strict=True)
+    ]
+    results = scorer.score(jobs)
+    return [
+        _scored(probe, arms, result, gpu_second_price)
+        for probe, arms, result in zip(probes, generations, results, strict=True)
+    ]
 
 
-def _read(score: TextScore | None) -> str | None:
-    return score.text if score is not None else None
+def _scored(
+    probe: Probe, arms: tuple[Generation, Generation], result: PairResult, price: float
+) -> ScoredPair:
+    baseline, canary = arms
+    pair = PairScores(
+        stratum=probe.stratum,
+        has_text=bool(probe.expected_text),
+        baseline=_arm(baseline, result.baseline, price),
+        canary=_arm(canary, result.canary, price),
+        ssim=result.ssim,
+        phash=result.phash,
+    )
+    return ScoredPair(pair, (_read(result.baseline), _read(result.canary)))
 
 
-def _arm(generation: Generation, text: TextScore | None, price: float) -> ArmScores:
+def _read(scores: ImageScores | None) -> str | None:
+    return scores.text.text if scores is not None and scores.text is not None else None
+
+
+def _arm(generation: Generation, scores: ImageScores | None, price: float) -> ArmScores:
     cost = generation.cost if generation.cost is not None else price * generation.latency_s
-    image = generation.image
-    if image is None:
+    if generation.image is None or scores is None:
         return ArmScores(ok=False, latency_s=generation.latency_s, cost=cost)
+    text = scores.text
     return ArmScores(
         ok=True,
         text_passed=text.passed if text else None,
         ned=text.ned if text else None,
-        sharpness=perceptual.sharpness(image),
-        exposure=perceptual.exposure(image),
-        noise=perceptual.noise(image),
-        colorfulness=perceptual.colorfulness(image),
+        sharpness=scores.sharpness,
+        exposure=scores.exposure,
+        noise=scores.noise,
+        colorfulness=scores.colorfulness,
         latency_s=generation.latency_s,
         cost=cost,
     )
-
-
-def _ssim(baseline: Generation, canary: Generation) -> float | None:
-    if baseline.image is None or canary.image is None:
-        return None
-    return perceptual.ssim(baseline.image, canary.image)
-
-
-def _phash(baseline: Generation, canary: Generation) -> int | None:
-    if baseline.image is None or canary.image is None:
-        return None
-    return perceptual.phash_distance(baseline.image, canary.image)

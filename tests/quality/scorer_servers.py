@@ -1,0 +1,54 @@
+"""`imagerollout scorer` apps served in this process (a thread each), with a fake OCR."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from aiohttp import web
+
+from imagerollout.quality.ocr import TextScore
+from imagerollout.quality.scorer_server import ScorerApp
+
+
+class FakeOcr:
+    """Reads every image as the expected text (so results are easy to compare)."""
+
+    def __init__(self) -> None:
+        self.images = 0
+
+    def score_many(self, items: list[tuple[bytes, str]]) -> list[TextScore]:
+        self.images += len(items)
+        return [TextScore(passed=True, ned=0.0, text=expected) for _, expected in items]
+
+
+class Running:
+    def __init__(self, scorer: ScorerApp, url: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.scorer, self.url, self.loop = scorer, url, loop
+
+
+@contextmanager
+def scorer_app(ocr: FakeOcr | None = None) -> Iterator[Running]:
+    scorer = ScorerApp(ocr or FakeOcr(), threads=2)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(scorer.app(), access_log=None)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    try:
+        yield Running(scorer, f"http://127.0.0.1:{port}", loop)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
