@@ -108,7 +108,22 @@ def manifest(spec_changes: dict[str, Any], name: str = NAME) -> str:
     return yaml.safe_dump(body, sort_keys=False)
 
 
+def capability(name: str = "typography", **fields: Any) -> dict[str, Any]:
+    """One capability: a header match and two strata, with fields replaced (DELETE removes)."""
+    base = {
+        "name": name,
+        "match": {"headers": [{"name": "x-image-job", "value": name}]},
+        "strata": ["typography", "logos"],
+    }
+    return {k: v for k, v in {**base, **fields}.items() if v is not DELETE}
+
+
 INVALID = [
+    Invalid(
+        "capabilities-without-header-routing",
+        {"capabilities": [capability()], "trafficRouting": {"replicas": {}}},
+        ("spec.capabilities", "spec.capabilities needs trafficRouting.gatewayAPI"),
+    ),
     Invalid(
         "weight-0",
         {"steps": weights(0, 100)},
@@ -473,16 +488,6 @@ def count_gate(**fields: Any) -> dict[str, Any]:
 
 def slow(le: str) -> dict[str, Any]:
     return metric_gate(name="slow", template="SlowRequests", args={"le": le})
-
-
-def capability(name: str = "typography", **fields: Any) -> dict[str, Any]:
-    """One capability: a header match and two strata, with fields replaced (DELETE removes)."""
-    base = {
-        "name": name,
-        "match": {"headers": [{"name": "x-image-job", "value": name}]},
-        "strata": ["typography", "logos"],
-    }
-    return {k: v for k, v in {**base, **fields}.items() if v is not DELETE}
 
 
 BAD_ADDRESS = "must be the base URL of Prometheus"

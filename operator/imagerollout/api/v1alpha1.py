@@ -363,9 +363,19 @@ REPLICAS_STAGE0_RULE = cel(
 )
 
 
+# Header rules exist for Gateway API HTTPRoutes with Service backends only (docs/capabilities.md).
+CAPABILITY_ROUTER = cel(
+    "!has(self.capabilities) || size(self.capabilities) == 0 || "
+    "has(self.trafficRouting.gatewayAPI)",
+    "spec.capabilities needs trafficRouting.gatewayAPI: only its HTTPRoute gets header rules "
+    "(istio, inferencePool and replicas do not route by capability yet)",
+    field_path=".capabilities",
+)
+
+
 class RolloutSpec(ApiModel):
     model_config = ConfigDict(
-        json_schema_extra={"x-kubernetes-validations": [REPLICAS_STAGE0_RULE]}
+        json_schema_extra={"x-kubernetes-validations": [REPLICAS_STAGE0_RULE, CAPABILITY_ROUTER]}
     )
     target_ref: TargetRef = Field(description="The Deployment whose pod template is rolled out.")
     service: ServiceSpec = Field(description="Services the operator creates for both arms.")
