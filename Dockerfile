@@ -8,7 +8,8 @@ FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
 COPY operator ./operator
-RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt . \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels -c constraints.txt rapidocr-onnxruntime
 
 # --- runtime ------------------------------------------------------------------------------------
 FROM python:3.11-slim-bookworm
@@ -26,7 +27,8 @@ RUN apt-get update \
 # The wheels are bind-mounted from the build stage, so they never land in a layer.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m venv /opt/imagerollout \
-    && /opt/imagerollout/bin/pip install --no-cache-dir --no-index --find-links /wheels /wheels/imagerollout-*.whl
+    && /opt/imagerollout/bin/pip install --no-cache-dir --no-index --find-links /wheels /wheels/imagerollout-*.whl \
+    && /opt/imagerollout/bin/pip install --no-cache-dir --no-index --no-deps /wheels/rapidocr_onnxruntime-*.whl
 # PYTHONSAFEPATH: never import from the working directory. OMP_THREAD_LIMIT=1: one Tesseract
 # thread per process (OpenMP oversubscription makes OCR many times slower).
 ENV PATH=/opt/imagerollout/bin:$PATH \

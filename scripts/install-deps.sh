@@ -3,7 +3,7 @@
 # missing) and the Python virtual environment pinned by constraints.txt.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-packages=(openssl curl util-linux tesseract-ocr lua5.1 fonts-dejavu-core prometheus chromium)  # chromium: the report e2e test
+packages=(openssl curl util-linux tesseract-ocr lua5.1 fonts-dejavu-core fonts-liberation2 prometheus chromium)  # chromium: the report e2e test
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -23,6 +23,9 @@ if [ ! -f "$stamp" ] || [ "$root/constraints.txt" -nt "$stamp" ] || [ "$root/pyp
   echo "[deps] installing Python dependencies (constraints.txt)"
   "$root/.venv/bin/pip" install -q --upgrade pip
   "$root/.venv/bin/pip" install -q -c "$root/constraints.txt" -e "$root[dev]"
+  # RapidOCR asks for opencv-python (the GUI build, which needs libGL); its dependencies come
+  # with the project above, headless, so the package itself goes in without its own.
+  "$root/.venv/bin/pip" install -q -c "$root/constraints.txt" --no-deps rapidocr-onnxruntime
   touch "$stamp"
 fi
 "$root/scripts/build-helm.sh" >/dev/null  # helm for the chart tests (built once from its Go module, then cached)

@@ -1,19 +1,26 @@
-"""The seed's checklist end to end: the sampler-config lint blocks a bad canary before stage 0."""
+"""The seed's checklist end to end: the sampler-config lint blocks a bad canary before stage 0,
+NetCost promotes a costlier but more accurate canary, `judge --ocr rapidocr` and `--replay`."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.demo_servers import demo_server
-from tests.e2e.helpers import wait_for
+from tests.e2e.helpers import REPO_ROOT, wait_for
 from tests.e2e.rollout_env import NAME, RolloutEnv
 from tests.e2e.route_watch import RouteWatch
 
 pytestmark = pytest.mark.e2e
 SUITE = Path(__file__).parent / "data" / "small_suite.yaml"
+JUDGE = [sys.executable, "-m", "imagerollout.cli.main", "judge"]
+ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "operator"), "HOME": "/tmp"}
 
 
 def test_high_guidance_with_few_steps_is_blocked_before_stage0(
@@ -103,3 +110,55 @@ def test_a_costlier_but_more_accurate_canary_is_promoted_under_net_cost(
     assert float(canary_arm["costPerImage"]) > float(baseline_arm["costPerImage"])
     assert float(canary_arm["netCostPerUsableImage"]) < float(baseline_arm["netCostPerUsableImage"])
     assert float(canary_arm["typographyAccuracy"]) > float(baseline_arm["typographyAccuracy"])
+
+
+def test_judge_with_rapidocr_against_the_demo_servers_and_its_replay(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    with (
+        demo_server(tmp_path, "baseline") as baseline,
+        demo_server(tmp_path, "canary", "--substitution-rate", "0.6") as canary,
+    ):
+        judged = subprocess.run(
+            [
+                *JUDGE,
+                "--baseline",
+                baseline,
+                "--canary",
+                canary,
+                "--ocr",
+                "rapidocr",
+                "--gate",
+                "text:OCRAccuracy:10",
+                "--size",
+                "256x256",
+                "--max-samples",
+                "64",
+                "--evidence",
+                str(evidence),
+                "--json",
+                "-",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=ENV,
+        )
+    assert judged.returncode == 1, judged.stderr[-2000:]
+    report = json.loads(judged.stdout[judged.stdout.index("{") :])
+    assert report["outcome"] == "Rollback"
+    text = next(g for g in report["gates"] if g["gate"] == "text")
+    assert text["verdict"] == "Fail"
+    assert text["baseline"] > 0.9, "RapidOCR reads the demo's clean renders"
+    # The same evidence judged again offline, by the other engine: no model is called (the
+    # servers are gone) and the garbled text still fails.
+    folder = next(evidence.iterdir())
+    replayed = subprocess.run(
+        [*JUDGE, "--replay", str(folder), "--ocr", "tesseract", "--gate", "text:OCRAccuracy:10"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=ENV,
+    )
+    assert replayed.returncode == 1, replayed.stderr[-2000:]
+    assert "recorded: Rollback" in replayed.stderr
+    assert "outcome: Rollback" in replayed.stdout

@@ -40,6 +40,7 @@ from imagerollout.api.notifications import (
     Webhook,
     WebhooksStatus,
 )
+from imagerollout.api.ocr_settings import OcrSettings
 from imagerollout.api.sampler_policy import SamplerFinding, SamplerPolicy
 from imagerollout.api.traffic_routing import TrafficRouting
 
@@ -309,6 +310,9 @@ class Analysis(ApiModel):
         "Cost of one GPU-second, for cost per image (used when no cost header is returned).",
         "1000",
         default="0",
+    )
+    ocr: OcrSettings = Field(
+        default_factory=OcrSettings, description="The OCR engine of the text checks."
     )
     sampler_policy: SamplerPolicy = Field(
         default_factory=SamplerPolicy,

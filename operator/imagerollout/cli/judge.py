@@ -1,5 +1,6 @@
 """`imagerollout judge`: the suite, scorers and judge outside Kubernetes (CI, before/after runs).
 
+`--replay DIR` judges a stored evidence folder again instead, offline (cli/replay.py).
 Exit status: 0 every gate passed, 1 a gate failed, 2 inconclusive at --max-samples.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from imagerollout.api.net_cost import NetCostPrices
+from imagerollout.api.ocr_settings import DEFAULT_ENGINE, OcrEngineName, OcrSettings
 from imagerollout.api.v1alpha1 import Analysis, Gate, Metric, Stage0
 from imagerollout.cli.progress import JudgeProgress, progress_for
 from imagerollout.controller.sampler.runner import Sampler, SamplerConfig
@@ -23,15 +25,23 @@ from imagerollout.core.quality.analysis import AnalysisState, evaluate
 from imagerollout.core.quality.gates import gates_of
 from imagerollout.core.quality.gating import gate_statuses, snapshot
 from imagerollout.quality.evidence import EvidenceStore
-from imagerollout.quality.suite import default_suite, load_suite
+from imagerollout.quality.suite import Suite, default_suite, load_suite
 from imagerollout.report.page import Attempt, build
 
+VERDICT_FILE = "verdict.json"  # the judge's report, beside the evidence it came from
 EXIT = {Outcome.PROMOTE: 0, Outcome.ROLLBACK: 1, Outcome.INCONCLUSIVE: 2, Outcome.CONTINUE: 2}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--baseline", required=True, help="baseline OpenAI Images API base URL")
-    parser.add_argument("--canary", required=True, help="canary OpenAI Images API base URL")
+    parser.add_argument("--baseline", help="baseline OpenAI Images API base URL")
+    parser.add_argument("--canary", help="canary OpenAI Images API base URL")
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        metavar="DIR",
+        help="re-score and re-judge a rollout's evidence folder offline (no model calls), "
+        "with these settings (--ocr, --gate, ...)",
+    )
     parser.add_argument("--suite", type=Path, help="suite YAML (default: the built-in suite)")
     parser.add_argument(
         "--gate",
@@ -54,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", dest="json_out", help="write the result as JSON ('-': stdout)")
     parser.add_argument("--ocr-workers", type=int, default=2)
     parser.add_argument(
+        "--ocr",
+        choices=[e.value for e in OcrEngineName],
+        default=DEFAULT_ENGINE.value,
+        help=f"OCR engine of the text checks (default {DEFAULT_ENGINE.value})",
+    )
+    parser.add_argument(
         "--report", type=Path, help="write the HTML evidence report (the operator's page) here"
     )
 
@@ -72,9 +88,11 @@ def parse_gate(text: str, prices: NetCostPrices | None = None) -> Gate:
 
 
 def run(args: argparse.Namespace) -> int:
-    from imagerollout.quality.ocr import OcrPool
+    from imagerollout.quality.ocr import OcrPool, engine_factory
     from imagerollout.quality.scorer import InProcessScorer
 
+    if args.replay is None and not (args.baseline and args.canary):
+        raise SystemExit("imagerollout judge: --baseline and --canary are required (or --replay)")
     prices = NetCostPrices(rework_cost=args.rework_cost, latency_cost=args.latency_cost)
     analysis = Analysis(
         gates=[parse_gate(g, prices) for g in args.gate or []],
@@ -84,18 +102,23 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         stage0=Stage0(samples=0, batch_size=args.batch_size),
         gpu_second_price=args.gpu_second_price,
+        ocr=OcrSettings(engine=args.ocr),
     )
     suite = load_suite(args.suite.read_text()) if args.suite else default_suite()
+    if args.replay is not None:
+        return _replay(args, analysis, suite)
     with contextlib.ExitStack() as stack:
         evidence = args.evidence
         if evidence is None and args.report:  # the page shows pairs: keep them while judging
             evidence = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         store = EvidenceStore(evidence, retain_rollouts=20) if evidence else None
         config = SamplerConfig("judge", analysis, suite, args.baseline, args.canary, store)
-        scorer = InProcessScorer(OcrPool(workers=args.ocr_workers))
+        scorer = InProcessScorer(OcrPool(args.ocr_workers, engine_factory(args.ocr)))
         sampler = Sampler(config, AnalysisState(), scorer)
         results, outcome = _judge(sampler, analysis, progress_for(sys.stderr, analysis.max_samples))
-        report = _report(analysis, sampler, results, outcome)
+        report = _report(analysis, sampler.state, results, outcome, sampler.evidence_dir)
+        if sampler.evidence_dir:  # what a replay of this folder compares with
+            Path(sampler.evidence_dir, VERDICT_FILE).write_text(json.dumps(report, indent=2))
         _print_table(report)
         if args.json_out:
             _write_json(report, args.json_out)
@@ -104,6 +127,24 @@ def run(args: argparse.Namespace) -> int:
                 build(judge_attempt(args, report, results, sampler.evidence_dir))
             )
             print(f"report: {args.report}", file=sys.stderr)
+    return EXIT[outcome]
+
+
+def _replay(args: argparse.Namespace, analysis: Analysis, suite: Suite) -> int:
+    from imagerollout.cli.replay import replay
+    from imagerollout.quality.ocr import OcrPool, engine_factory
+    from imagerollout.quality.scorer import InProcessScorer
+
+    with OcrPool(args.ocr_workers, engine_factory(args.ocr)) as ocr:
+        state, results, outcome, _ = replay(args.replay, analysis, suite, InProcessScorer(ocr))
+    report = _report(analysis, state, results, outcome, str(args.replay))
+    recorded = args.replay / VERDICT_FILE
+    if recorded.is_file():
+        before = json.loads(recorded.read_text())
+        print(f"recorded: {before['outcome']} after {before['samples']} pairs", file=sys.stderr)
+    _print_table(report)
+    if args.json_out:
+        _write_json(report, args.json_out)
     return EXIT[outcome]
 
 
@@ -151,9 +192,12 @@ def judge_attempt(
 
 
 def _report(
-    analysis: Analysis, sampler: Sampler, results: list[GateResult], outcome: Outcome
+    analysis: Analysis,
+    state: AnalysisState,
+    results: list[GateResult],
+    outcome: Outcome,
+    evidence: str | None,
 ) -> dict[str, Any]:
-    state = sampler.state
     return {
         "outcome": outcome.value,
         "samples": state.samples,
@@ -161,7 +205,7 @@ def _report(
         "snapshot": snapshot(state, float(analysis.alpha), gates_of(analysis)).model_dump(
             by_alias=True
         ),
-        "evidence": sampler.evidence_dir,
+        "evidence": evidence,
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,13 +148,25 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     settings.watching.server_timeout = 120
     load_config()
-    samplers = SamplerRegistry(_scorer())
+    samplers = SamplerRegistry(_scorer(), None if scorer_service else _in_process_scorers())
     kube, metrics = Kube(), OperatorMetrics()
     secret = os.environ.get(NOTIFIERS_SECRET_ENV)
     notifications = Notifications(kube, parse_secret_ref(secret) if secret else None, metrics)
     _loop = ReconcileLoop(kube, samplers, metrics, notifications, _leader())
     _loop.leader.start(on_lost=samplers.stop_all)
     _loop.thread.start()
+
+
+def _in_process_scorers() -> Callable[[str], Scorer]:
+    """One lazy OCR pool per engine that some rollout asks for (spec.analysis.ocr.engine)."""
+    pools: dict[str, Scorer] = {}
+
+    def for_engine(engine: str) -> Scorer:
+        if engine not in pools:
+            pools[engine] = InProcessScorer(LazyOcrPool(OCR_WORKERS, engine))
+        return pools[engine]
+
+    return for_engine
 
 
 def _scorer() -> Scorer:

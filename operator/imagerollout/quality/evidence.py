@@ -8,6 +8,8 @@ Layout under the root (a path or a PVC mount):
     <root>/<rollout dir>/trajectory.jsonl            each gate's bounds after each batch (a line
                                                      per gate), for the report's plots
 
+`read_pairs` reads a rollout dir back, for `imagerollout judge --replay`.
+
 Retention is bounded twice: only the `retain_rollouts` most recently written rollout dirs are
 kept, and within a rollout only the newest `max_samples_per_rollout` sample indexes.
 """
@@ -27,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from PIL import Image
 
 from imagerollout.quality.endpoint import Generation
 from imagerollout.quality.suite import Probe
@@ -303,3 +307,33 @@ def _write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+@dataclass(frozen=True)
+class StoredSample:
+    """One arm's record as stored, with its image loaded (None when the request failed)."""
+
+    record: dict[str, JsonValue]
+    image: Image.Image | None
+
+
+def read_pairs(directory: Path) -> list[tuple[int, StoredSample, StoredSample]]:
+    """A rollout dir's (index, baseline, canary) samples in plan order; half pairs are skipped
+    (an arm whose record was pruned or never written)."""
+    arms: dict[int, dict[str, StoredSample]] = {}
+    for entry in sorted(Path(directory).iterdir()):
+        match = _SAMPLE_FILE.match(entry.name)
+        if match is None or match.group(3) != "json":
+            continue
+        record = json.loads(entry.read_text())
+        image_name = record.get("image")
+        image = None
+        if isinstance(image_name, str):
+            with Image.open(entry.parent / image_name) as stored:
+                image = stored.copy()
+        arms.setdefault(int(match.group(1)), {})[match.group(2)] = StoredSample(record, image)
+    return [
+        (index, found["baseline"], found["canary"])
+        for index, found in sorted(arms.items())
+        if "baseline" in found and "canary" in found
+    ]

@@ -199,6 +199,18 @@ def score_png(engine: OcrEngine, png: bytes, expected: str) -> TextScore:
 
 EngineFactory = Callable[[], OcrEngine]
 
+
+def engine_factory(name: str) -> EngineFactory:
+    """The picklable factory of an engine by its spec name (tesseract, rapidocr)."""
+    if name == "rapidocr":
+        from imagerollout.quality.ocr_rapid import warm
+
+        return warm
+    if name == "tesseract":
+        return TesseractEngine
+    raise ValueError(f"unknown OCR engine {name!r}: expected tesseract or rapidocr")
+
+
 _worker_engine: OcrEngine | None = None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +50,9 @@ def resolve_arms(analysis: Analysis, default: Arms) -> Arms:
 
 
 class SamplerRegistry:
-    def __init__(self, scorer: Scorer) -> None:
+    def __init__(self, scorer: Scorer, per_engine: Callable[[str], Scorer] | None = None) -> None:
         self._scorer = scorer
+        self._per_engine = per_engine  # in-process: a scorer per spec.analysis.ocr.engine
         self._samplers: dict[str, Sampler] = {}
         self._lock = threading.Lock()
 
@@ -93,7 +95,8 @@ class SamplerRegistry:
         store = EvidenceStore(Path(analysis.evidence.path), analysis.evidence.retain_rollouts)
         urls = (arms.baseline_url, arms.canary_url)
         config = SamplerConfig(key, analysis, suite, *urls, store, scopes)
-        sampler = Sampler(config, state, self._scorer)
+        engine = self._per_engine
+        sampler = Sampler(config, state, engine(analysis.ocr.engine) if engine else self._scorer)
         sampler.start()
         return sampler
 

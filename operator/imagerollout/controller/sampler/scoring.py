@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from imagerollout.core.quality.gates import ArmScores, PairScores
 from imagerollout.quality.endpoint import Generation
-from imagerollout.quality.ocr import OcrPool, TextScore
+from imagerollout.quality.ocr import OcrPool, TextScore, engine_factory
 from imagerollout.quality.scorer import ImageScores, PairJob, PairResult, Scorer
 from imagerollout.quality.suite import Probe
 
@@ -21,15 +21,16 @@ class LazyOcrPool:
     fails once so the sampler retries it.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, engine: str = "tesseract") -> None:
         self.workers = workers
+        self.engine = engine
         self._pool: OcrPool | None = None
         self._lock = threading.Lock()
 
     def score_many(self, items: list[tuple[bytes, str]]) -> list[TextScore]:
         with self._lock:
             if self._pool is None:
-                self._pool = OcrPool(workers=self.workers)
+                self._pool = OcrPool(self.workers, engine_factory(self.engine))
             pool = self._pool
         try:
             return pool.score_many(items)
