@@ -58,7 +58,15 @@ all_up() {
   apiserver_ready
 }
 
-if all_up; then
+# Flags that changed since the running cluster started (a bigger Service range, higher client
+# QPS): the cluster is restarted with them, keeping etcd's data.
+apiserver_flags=(--service-cluster-ip-range=10.96.0.0/16 --max-requests-inflight=800
+  --max-mutating-requests-inflight=400)
+kcm_flags=(--kube-api-qps=200 --kube-api-burst=400)
+flags_id=$(printf '%s\n' "${apiserver_flags[@]}" "${kcm_flags[@]}" | sha256sum | cut -c1-16)
+flags_current() { [ "$(cat "$state/flags.id" 2>/dev/null)" = "$flags_id" ]; }
+
+if all_up && flags_current; then
   log "cluster already up (apiserver https://127.0.0.1:$APISERVER_PORT answers /readyz)"
   echo "$state/kubeconfig"
   echo "export KUBECONFIG=$state/kubeconfig"
@@ -68,7 +76,7 @@ fi
 t0=$(date +%s)
 # A partly running cluster (a component died, or the machine rebooted) is restarted as a whole.
 if compgen -G "$state/pids/*.pid" >/dev/null; then
-  log "stopping the partly running cluster first"
+  log "stopping the partly running (or reconfigured) cluster first"
   "$here/cluster-down.sh"
 fi
 
@@ -202,7 +210,7 @@ start kube-apiserver \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
   --cert-dir="$state/certs" \
-  --service-cluster-ip-range=10.0.0.0/24 \
+  "${apiserver_flags[@]}" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$pki/sa.pub" \
   --service-account-signing-key-file="$pki/sa.key" \
@@ -228,6 +236,7 @@ start kube-controller-manager \
   --kubeconfig="$pki/kube-controller-manager.kubeconfig" \
   --bind-address=127.0.0.1 --secure-port="$KCM_PORT" \
   --leader-elect=false \
+  "${kcm_flags[@]}" \
   --service-account-private-key-file="$pki/sa.key" \
   --root-ca-file="$state/certs/apiserver.crt" \
   --use-service-account-credentials=true \
@@ -238,7 +247,7 @@ wait_healthy kube-controller-manager 90 curl -skf --max-time 2 "https://127.0.0.
 start kube-scheduler \
   --kubeconfig="$pki/kube-scheduler.kubeconfig" \
   --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" \
-  --leader-elect=false
+  --leader-elect=false --kube-api-qps=200 --kube-api-burst=400
 wait_healthy kube-scheduler 90 curl -skf --max-time 2 "https://127.0.0.1:$SCHEDULER_PORT/readyz"
 
 # --- kwok: plays kubelet for nodes annotated kwok.x-k8s.io/node=fake ---
@@ -278,10 +287,15 @@ metadata:
     kubernetes.io/role: agent
 spec: {}
 status:
-  capacity: {cpu: "32", memory: 256Gi, pods: "250"}
-  allocatable: {cpu: "32", memory: 256Gi, pods: "250"}
+  capacity: {cpu: "256", memory: 2Ti, pods: "2000"}
+  allocatable: {cpu: "256", memory: 2Ti, pods: "2000"}
 EOF
 fi
+# Room for the scale bench (500 rollouts, a primary and a canary pod each); older clusters
+# made the node with 250 pods.
+capacity='{"cpu":"256","memory":"2Ti","pods":"2000"}'
+k patch node "$node_name" --subresource=status --type=merge \
+  -p "{\"status\":{\"capacity\":$capacity,\"allocatable\":$capacity}}" >/dev/null
 log "waiting for node $node_name to be Ready and held by kwok"
 k wait --for=condition=Ready "node/$node_name" --timeout=60s >/dev/null || fail kwok "node $node_name not Ready"
 deadline=$(( $(date +%s) + 60 ))
@@ -306,6 +320,16 @@ until k get namespace default >/dev/null 2>&1 && k -n default get serviceaccount
   sleep 0.5
 done
 
+# A cluster first made with the old /24 keeps it as its default ServiceCIDR; this adds the /16.
+k apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: ServiceCIDR
+metadata:
+  name: imagerollout-services
+spec:
+  cidrs: [10.96.0.0/16]
+EOF
+echo "$flags_id" >"$state/flags.id"
 log "cluster up in $(( $(date +%s) - t0 ))s"
 echo "$state/kubeconfig"
 echo "export KUBECONFIG=$state/kubeconfig"

@@ -21,7 +21,7 @@ from imagerollout.api.v1alpha1 import (
     Step,
 )
 from imagerollout.core import reasons as R
-from imagerollout.core.durations import format_time
+from imagerollout.core.durations import format_precise_time, format_time
 from imagerollout.core.observations import (
     AnalysisObservation,
     DeploymentView,
@@ -32,6 +32,7 @@ from imagerollout.core.rollout.actions import (
     Action,
     Decision,
     EnsurePrimary,
+    Event,
     ScaleCanary,
     SetWeight,
 )
@@ -90,6 +91,11 @@ def ago(seconds: float) -> str:
 
 def stamp(moment: datetime = NOW) -> str:
     return format_time(moment)
+
+
+def step_stamp(moment: datetime = NOW) -> str:
+    """A step start as decide() records it (milliseconds)."""
+    return format_precise_time(moment)
 
 
 # Spec.
@@ -241,6 +247,21 @@ def manual_pause(since: str | None = None) -> PauseCondition:
 
 def reasons(decision: Decision) -> list[str]:
     return [event.reason for event in decision.events]
+
+
+def completions(events: Sequence[Event]) -> list[str]:
+    """Steps completed, posted alone (StepCompleted) or with the next step's weight."""
+    found = []
+    for event in events:
+        if event.reason == R.STEP_COMPLETED:
+            found.append(event.message)
+        elif R.STEP_COMPLETED in event.also:
+            found.append(event.message.split("; ", 1)[1])
+    return found
+
+
+def completes_step(decision: Decision) -> bool:
+    return bool(completions(decision.events))
 
 
 def warnings(decision: Decision) -> list[str]:

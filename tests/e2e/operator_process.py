@@ -44,7 +44,6 @@ class OperatorProcess:
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
-            "IMAGEROLLOUT_INTERVAL_SECONDS": "0.5",
             **self.extra_env,
         }
         log = (self.log_dir / f"operator-{self.namespace}-{self.starts}.log").open("wb")

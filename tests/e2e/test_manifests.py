@@ -44,6 +44,7 @@ def test_kustomize_base_applies(cluster: Cluster, base: None) -> None:
     [
         ("patch", "imagemodelrollouts.imagerollout.dev/status"),
         ("watch", "imagemodelrollouts.imagerollout.dev"),
+        ("list", "imagemodelrollouts.imagerollout.dev"),
         ("get", "imagemodelrollouts.imagerollout.dev"),
         ("update", "httproutes.gateway.networking.k8s.io"),
         ("update", "virtualservices.networking.istio.io"),
@@ -52,6 +53,13 @@ def test_kustomize_base_applies(cluster: Cluster, base: None) -> None:
         ("create", "deployments.apps"),
         ("update", "deployments.apps"),
         ("create", "services"),
+        # The informers: list + watch of what the reconciler reads (no GETs).
+        ("list", "deployments.apps"),
+        ("watch", "deployments.apps"),
+        ("list", "services"),
+        ("watch", "services"),
+        ("list", "httproutes.gateway.networking.k8s.io"),
+        ("watch", "httproutes.gateway.networking.k8s.io"),
         ("create", "events"),
         ("list", "events"),
         ("get", "configmaps"),
@@ -78,7 +86,8 @@ def test_base_grants_leader_election_in_its_own_namespace(
         ("get", "secrets"),
         ("list", "configmaps"),
         # delete deployments and services: a released pin's fallback (docs/capabilities.md).
-        ("list", "deployments.apps"),
+        ("get", "deployments.apps"),
+        ("watch", "configmaps"),
         ("delete", "httproutes.gateway.networking.k8s.io"),
         ("create", "httproutes.gateway.networking.k8s.io"),
         ("delete", "virtualservices.networking.istio.io"),

@@ -208,7 +208,6 @@ def test_the_entrypoint_runs_the_operator_with_the_charts_arguments(
         },
         "KUBECONFIG": str(_kubeconfig_for(image, cluster)),
     }
-    env["IMAGEROLLOUT_INTERVAL_SECONDS"] = "0.5"
     log = image.root / "tmp" / "operator.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(

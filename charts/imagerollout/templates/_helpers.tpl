@@ -68,6 +68,7 @@ each rule here is used.
 {{- define "imagerollout.rules" -}}
 - apiGroups: [imagerollout.dev]
   resources: [imagemodelrollouts]
+  # list, watch: the informer; get: the evidence report page (report/server.py)
   verbs: [get, list, watch]
 - apiGroups: [imagerollout.dev]
   resources: [imagemodelrollouts/status]
@@ -80,13 +81,13 @@ each rule here is used.
 # delete: a pinned capability's fallback Deployment and Service, once the pin is released.
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, create, update, patch, delete]
+  verbs: [list, watch, create, update, patch, delete]
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, create, delete]
+  verbs: [list, watch, create, delete]
 - apiGroups: [gateway.networking.k8s.io]
   resources: [httproutes]
-  verbs: [get, update]
+  verbs: [list, watch, update]
 # The other traffic providers (spec.trafficRouting): Istio edits the VirtualService's weights
 # and reads the DestinationRule; the Inference Extension's pools are only read.
 - apiGroups: [networking.istio.io]

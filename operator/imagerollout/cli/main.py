@@ -149,6 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         handlers.election = handlers.Election(lease_namespace, args.lease_name, args.lease_duration)
     if args.scorer_service:
         handlers.scorer_service = _scorer_service(args.scorer_service)
+    handlers.namespaces = namespaces
 
     if metrics_address:
         host, _, port = metrics_address.rpartition(":")

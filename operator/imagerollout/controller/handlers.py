@@ -1,27 +1,27 @@
-"""Thin kopf handlers: watch events keep the set of rollouts; one loop reconciles each of them.
+"""Thin kopf handlers: kopf runs the process (startup, SIGTERM, liveness); the controller
+watches and reconciles on its own threads.
 
-A kopf timer would put a finalizer on every rollout, and a rollout could then not be deleted
-while the operator is down. Watch events need no finalizer, so the loop is ours.
+kopf handlers on the rollouts would put a finalizer on each (a rollout could then not be
+deleted while the operator is down), and kopf's per-object watch would be a second copy of
+what the informers hold; so no kopf handler watches rollouts.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import kopf
 
-from imagerollout import GROUP, PLURAL, VERSION
+from imagerollout import GROUP
 from imagerollout.controller.leader import AlwaysLeader, Leader, LeaseLeader
 from imagerollout.controller.notifications import Notifications, parse_secret_ref
-from imagerollout.controller.reconciler import reconcile
+from imagerollout.controller.runtime import Controller
 from imagerollout.controller.sampler.registry import SamplerRegistry
 from imagerollout.controller.sampler.scoring import LazyOcrPool
-from imagerollout.controller.webhooks import WebhookCalls
 from imagerollout.core.leader import Timing
 from imagerollout.kube.client import Kube, load_config
 from imagerollout.kube.endpoint_slices import EndpointSliceWatch
@@ -30,8 +30,8 @@ from imagerollout.quality.scorer import InProcessScorer, Scorer
 from imagerollout.quality.scorer_client import RemoteScorer
 from imagerollout.telemetry import OperatorMetrics
 
-INTERVAL = float(os.environ.get("IMAGEROLLOUT_INTERVAL_SECONDS", "2"))
 OCR_WORKERS = int(os.environ.get("IMAGEROLLOUT_OCR_WORKERS", "2"))
+WORKERS = int(os.environ.get("IMAGEROLLOUT_WORKERS", "8"))
 NOTIFIERS_SECRET_ENV = "IMAGEROLLOUT_NOTIFIERS_SECRET"  # set by `imagerollout run`
 # Where users reach the metrics port (status.reportURL); `imagerollout run` sets a default.
 REPORT_BASE_ENV = "IMAGEROLLOUT_REPORT_BASE_URL"
@@ -60,85 +60,13 @@ class ScorerService:
 
 
 scorer_service: ScorerService | None = None  # None: score in this process
-
-
-class ReconcileLoop:
-    """Every INTERVAL, one reconcile pass per known rollout; a failing pass is retried next tick.
-
-    Only the leader reconciles; a standby keeps its set of rollouts and waits.
-    """
-
-    def __init__(
-        self,
-        kube: Kube,
-        samplers: SamplerRegistry,
-        metrics: OperatorMetrics,
-        notifications: Notifications,
-        leader: Leader,
-    ) -> None:
-        self.kube, self.samplers, self.metrics = kube, samplers, metrics
-        self.notifications, self.leader = notifications, leader
-        self.report_base = os.environ.get(REPORT_BASE_ENV, "").rstrip("/")
-        self.webhooks = WebhookCalls()
-        self.rollouts: set[tuple[str, str]] = set()
-        self.lock = threading.Lock()
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.run, name="reconcile", daemon=True)
-
-    def track(self, namespace: str, name: str, deleted: bool) -> None:
-        with self.lock:
-            (self.rollouts.discard if deleted else self.rollouts.add)((namespace, name))
-        if deleted:
-            self.metrics.forget(namespace, name)
-            self.notifications.forget(namespace, name)
-            self.webhooks.forget(f"{namespace}/{name}")
-
-    def run(self) -> None:
-        while not self.stopped.wait(INTERVAL):
-            with self.lock:
-                keys = sorted(self.rollouts)
-            for namespace, name in keys:
-                if not self.leader.is_leading():
-                    break
-                self.reconcile_one(namespace, name)
-
-    def drain(self) -> None:
-        """Finish the pass in flight (its status and events), then hand the lease over."""
-        self.stopped.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout=60)
-        self.samplers.stop_all()
-        self.leader.release()
-
-    def reconcile_one(self, namespace: str, name: str) -> None:
-        try:
-            with self.metrics.reconcile_seconds.time():
-                decision = reconcile(
-                    self.kube,
-                    namespace,
-                    name,
-                    samplers=self.samplers,
-                    metrics=self.metrics,
-                    notify=self.notifications.notify,
-                    report_base=self.report_base,
-                    webhooks=self.webhooks,
-                )
-        except Exception:  # one broken rollout must not stop the others
-            log.exception("%s/%s: reconcile failed; retrying in %ss", namespace, name, INTERVAL)
-            return
-        if decision is None:
-            return
-        self.metrics.record(namespace, name, decision.status)
-        for event in decision.events:
-            log.info("%s/%s %s: %s", namespace, name, event.reason, event.message)
-
-
-_loop: ReconcileLoop | None = None
+namespaces: list[str] | None = None  # set by `imagerollout run --namespace`
+_controller: Controller | None = None
 
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    global _loop
+    global _controller
     # kopf's bookkeeping goes to annotations, never into our status.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -149,12 +77,14 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 120
     load_config()
     samplers = SamplerRegistry(_scorer(), None if scorer_service else _in_process_scorers())
-    kube, metrics = Kube(), OperatorMetrics()
+    metrics = OperatorMetrics()
     secret = os.environ.get(NOTIFIERS_SECRET_ENV)
-    notifications = Notifications(kube, parse_secret_ref(secret) if secret else None, metrics)
-    _loop = ReconcileLoop(kube, samplers, metrics, notifications, _leader())
-    _loop.leader.start(on_lost=samplers.stop_all)
-    _loop.thread.start()
+    notifications = Notifications(Kube(), parse_secret_ref(secret) if secret else None, metrics)
+    report_base = os.environ.get(REPORT_BASE_ENV, "").rstrip("/")
+    _controller = Controller(
+        namespaces, samplers, metrics, notifications, WORKERS, report_base, _leader()
+    )
+    _controller.start()
 
 
 def _in_process_scorers() -> Callable[[str], Scorer]:
@@ -190,14 +120,6 @@ def _leader() -> Leader:
 
 @kopf.on.cleanup()
 def stop(**_: Any) -> None:
-    if _loop is not None:
-        _loop.drain()
-        _loop.notifications.sender.stop()
-        _loop.webhooks.stop()
-
-
-@kopf.on.event(GROUP, VERSION, PLURAL)
-def track_rollout(type: str | None, namespace: str | None, name: str, **_: Any) -> None:
-    assert _loop is not None, "startup handler did not run"
-    assert namespace is not None, "ImageModelRollout is namespaced"
-    _loop.track(namespace, name, deleted=type == "DELETED")
+    if _controller is not None:
+        _controller.stop()
+        log.info("stopped: the passes in flight are done and their events posted")

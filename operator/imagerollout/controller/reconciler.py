@@ -1,11 +1,14 @@
 """One reconcile: read the rollout, observe, decide, apply the actions, write status, post events.
 
 Actions run before the status write; if the write loses a resourceVersion race the whole
-pass is redone from fresh reads (every action is idempotent), so no update is lost.
+pass is redone from fresh reads (every action is idempotent), so no update is lost. An action
+the API server refuses is recorded instead (ActionFailed, and a Warning event once per
+distinct error) and raised as ActionError, so the caller retries with backoff.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -37,10 +40,11 @@ from imagerollout.core.rollout.actions import (
     SetWeight,
 )
 from imagerollout.core.rollout.decide import decide, unreadable_spec
+from imagerollout.core.rollout.failures import action_failed, actions_applied
 from imagerollout.core.rollout.sampler_lint import blocking, lint
 from imagerollout.core.rollout.webhooks import sampling_waits
 from imagerollout.kube import objects
-from imagerollout.kube.client import ConflictError, Kube
+from imagerollout.kube.client import ApiError, ConflictError, Kube
 from imagerollout.providers.traffic.gateway_api import SERVICE, GatewayAPIRouter
 from imagerollout.providers.traffic.inference_pool import InferencePoolRouter
 from imagerollout.providers.traffic.istio import IstioRouter, Subsets
@@ -55,6 +59,10 @@ Notify = Callable[[Object, RolloutSpec, RolloutStatus, Decision], None]
 log = logging.getLogger(__name__)
 STATUS_RETRIES = 5
 SAMPLING_PHASES = (Phase.PROGRESSING, Phase.PAUSED)
+
+
+class ActionError(Exception):
+    """The API server refused an action; status and events already say so."""
 
 
 def utc_now() -> datetime:
@@ -142,15 +150,26 @@ def reconcile(
             decision = replace(
                 decision, status=decision.status.model_copy(update={"report_url": url})
             )
-        for action in decision.actions:
-            if isinstance(action, CallWebhook):
-                _call_webhook(webhooks, key, spec, action)
-            else:
-                apply(kube, router, rollout, spec, observations, action)
+        generation = rollout["metadata"].get("generation")
+        try:
+            for action in decision.actions:
+                if isinstance(action, CallWebhook):
+                    _call_webhook(webhooks, key, spec, action)
+                else:
+                    apply(kube, router, rollout, spec, observations, action)
+        except ConflictError:
+            raise  # a cached object was stale: the pass is redone once the watch caught up
+        except (ApiError, LookupError) as error:
+            what = type(action).__name__
+            failed = action_failed(status, moment, generation, what, _message(error))
+            _record_failure(kube, rollout, status, failed)
+            raise ActionError(f"{what} refused: {_message(error)}") from None
+        decision = actions_applied(decision, moment, generation)
         try:
             _record(kube, rollout, status, decision)
         except ConflictError:
             log.info("status of %s/%s changed meanwhile; deciding again", namespace, name)
+            kube.await_change(namespace, name, rollout["metadata"]["resourceVersion"])
             continue
         if notify is not None:
             notify(rollout, spec, status, decision)
@@ -158,6 +177,15 @@ def reconcile(
             samplers.stop(key)
         return decision
     raise ConflictError(409, f"status of {namespace}/{name} kept changing; will retry")
+
+
+def _message(error: Exception) -> str:
+    return error.message if isinstance(error, ApiError) else str(error)
+
+
+def _record_failure(kube: Kube, rollout: Object, status: RolloutStatus, failed: Decision) -> None:
+    with contextlib.suppress(ConflictError):  # the retry decides again from the newer status
+        _record(kube, rollout, status, failed)
 
 
 def _first_problem(err: ValidationError) -> str:

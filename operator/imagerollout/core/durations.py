@@ -18,8 +18,15 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def format_precise_time(moment: datetime) -> str:
+    """RFC 3339 with milliseconds: a step's hold is timed from its start, not the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    """Whole-second or fractional RFC 3339 UTC times, as format_time and Kubernetes write."""
+    pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if "." in text else "%Y-%m-%dT%H:%M:%SZ"
+    return datetime.strptime(text, pattern).replace(tzinfo=UTC)
 
 
 def seconds_between(start: str, now: datetime) -> float:

@@ -82,11 +82,12 @@ def notifications(
     stamp: str,
 ) -> list[Notification]:
     """One notification per trigger the decision's events fire (the first event of each)."""
-    seen: dict[Trigger, Event] = {}
+    seen: dict[Trigger, tuple[str, Event]] = {}
     for event in decision.events:
-        trigger = TRIGGERS.get(event.reason)
-        if trigger is not None and trigger not in seen:
-            seen[trigger] = event
+        for reason in (event.reason, *event.also):  # a step change is one event for both
+            trigger = TRIGGERS.get(reason)
+            if trigger is not None and trigger not in seen:
+                seen[trigger] = (reason, event)
     status = decision.status
     # A promotion or rollback clears the canary and step; the notification keeps them.
     canary = status.canary or before.canary
@@ -98,7 +99,7 @@ def notifications(
             trigger=trigger,
             namespace=namespace,
             name=name,
-            reason=event.reason,
+            reason=reason,
             message=event.message,
             phase=status.phase.value if status.phase else "",
             step=None if index is None else min(index + 1, len(spec.steps)),
@@ -109,7 +110,7 @@ def notifications(
             gates=explaining_gates(status, EXPLAINING.get(trigger)),
             time=stamp,
         )
-        for trigger, event in seen.items()
+        for trigger, (reason, event) in seen.items()
     ]
 
 

@@ -69,3 +69,8 @@ CAPABILITY_ROUTED: Final = "CapabilityRouted"
 CAPABILITY_PINNED: Final = "CapabilityPinned"
 CAPABILITY_RELEASED: Final = "CapabilityReleased"
 FALLBACK_LOST: Final = "FallbackLost"
+
+# Actions the API server refused (a quota, an admission policy): the condition and its event.
+ACTION_FAILED: Final = "ActionFailed"
+ACTION_REJECTED: Final = "ActionRejected"
+ACTIONS_APPLIED: Final = "ActionsApplied"

@@ -8,8 +8,10 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from kubernetes import client, config, watch
+from prometheus_client import Counter
 
 from imagerollout import GROUP, KIND, PLURAL, VERSION
 
@@ -17,12 +19,28 @@ Object = dict[str, Any]
 log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 8
 REQUEST_TIMEOUT = 15
+# Every request the operator makes, by verb and resource: the scale bench reads it.
+REQUESTS = Counter(
+    "imagerollout_api_requests_total",
+    "Requests to the Kubernetes API server, by verb and resource.",
+    ("verb", "resource"),
+)
+
+
+def _resource(path: str) -> str:
+    """The plural (and subresource) a path names: .../namespaces/ns/httproutes/x -> httproutes."""
+    parts = path.split("?")[0].strip("/").split("/")
+    if "namespaces" in parts[:-1]:
+        parts = parts[parts.index("namespaces") + 2 :]
+    else:
+        parts = parts[2:] if parts[0] == "api" else parts[3:]
+    return "/".join(parts[:1] + parts[2:3])
 
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
-        self.status = status
+        self.status, self.message = status, message
 
 
 class ConflictError(ApiError):
@@ -72,19 +90,25 @@ class Kube:
 
     # Generic access by path keeps one code path for built-in and custom resources.
     def _path(self, api_version: str, plural: str, namespace: str, name: str = "") -> str:
+        tail = f"/{name}" if name else ""
+        return f"{self.collection_path(api_version, plural, namespace)}{tail}"
+
+    def collection_path(self, api_version: str, plural: str, namespace: str | None) -> str:
+        """The list URL of a kind, in one namespace or (None) in all."""
         group, version = _split(api_version)
         root = f"/apis/{group}/{version}" if group else f"/api/{version}"
-        tail = f"/{name}" if name else ""
-        return f"{root}/namespaces/{namespace}/{plural}{tail}"
+        where = f"/namespaces/{namespace}" if namespace else ""
+        return f"{root}{where}/{plural}"
 
-    def _call(
+    def _send(
         self,
         method: str,
         path: str,
         body: Any = None,
         content_type: str | None = None,
+        timeout: Any = None,
         query: list[tuple[str, str]] | None = None,
-    ) -> Object:
+    ) -> Any:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
@@ -97,14 +121,36 @@ class Kube:
             auth_settings=["BearerToken"],
         )
         verb, url, headers, payload, _ = request
-        response = self.api.call_api(
-            verb, url, header_params=headers, body=payload, _request_timeout=self.timeout
+        watching = "watch=true" in url
+        REQUESTS.labels("watch" if watching else method.lower(), _resource(path)).inc()
+        return self.api.call_api(
+            verb, url, header_params=headers, body=payload, _request_timeout=timeout or self.timeout
         )
-        data = response.read() or b"{}"  # type: ignore[no-untyped-call]
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str | None = None,
+        query: list[tuple[str, str]] | None = None,
+    ) -> Object:
+        response = self._send(method, path, body, content_type, query=query)
+        data = response.read() or b"{}"
         if response.status >= 400:
             raise _error(response.status, data)
         result: Object = json.loads(data)
         return result
+
+    def list_path(self, path: str, query: dict[str, str]) -> Object:
+        return self._call("GET", f"{path}?{urlencode(query)}")
+
+    def stream_path(self, path: str, query: dict[str, str], read_timeout: float) -> Any:
+        """A watch: the raw response, read line by line by kubernetes.watch.Watch."""
+        response = self._send("GET", f"{path}?{urlencode(query)}", timeout=(10, read_timeout))
+        if response.status >= 400:
+            raise _error(response.status, response.read() or b"{}")
+        return response.response
 
     def get_object(self, api_version: str, plural: str, namespace: str, name: str) -> Object | None:
         try:
@@ -142,7 +188,7 @@ class Kube:
             if not mutate(obj):
                 return
             try:
-                self._call("PUT", path, obj)
+                self.put_object(api_version, plural, namespace, name, obj)
                 return
             except ConflictError:
                 log.info("conflict updating %s/%s, retrying", plural, name)
@@ -150,11 +196,20 @@ class Kube:
             409, f"{plural}/{name}: still conflicting after {CONFLICT_RETRIES} tries"
         )
 
+    def put_object(
+        self, api_version: str, plural: str, namespace: str, name: str, obj: Object
+    ) -> Object:
+        """PUT, guarded by obj's resourceVersion (ConflictError when it is stale)."""
+        return self._call("PUT", self._path(api_version, plural, namespace, name), obj)
+
     def merge_patch(
         self, api_version: str, plural: str, namespace: str, name: str, patch: Object
     ) -> Object:
         path = self._path(api_version, plural, namespace, name)
         return self._call("PATCH", path, patch, "application/merge-patch+json")
+
+    def await_change(self, namespace: str, name: str, resource_version: str) -> None:
+        """After a conflict: reads here are live, so the next read is already fresh."""
 
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
         patch = {"spec": {"replicas": replicas}}

@@ -25,6 +25,8 @@ from tests.core.builders import (
     STABLE_IMAGE,
     ago,
     at,
+    completes_step,
+    completions,
     condition_of,
     deployment,
     held,
@@ -217,7 +219,7 @@ def test_a_failing_window_rolls_back() -> None:
     assert ScaleCanary(0) in decision.actions
     assert R.METRIC_GATE_FAILED in warnings(decision)
     assert R.METRICS_FAILED in warnings(decision)
-    assert R.STEP_COMPLETED not in reasons(decision)
+    assert not completes_step(decision)
     assert reasons(decision).index(R.METRIC_GATE_FAILED) < reasons(decision).index(R.METRICS_FAILED)
     failed = next(e.message for e in decision.events if e.reason == R.METRICS_FAILED)
     assert failed.startswith("latency: canary 0.9 > baseline 0.5 + 0.05 at step 1")
@@ -255,7 +257,7 @@ def test_an_inconclusive_window_holds_the_step(reading: MetricsReading) -> None:
     decision = run(at_step_0(metrics=gates_status(windows=2)), reading)
     assert decision.status.phase == Phase.PROGRESSING
     assert decision.status.current_step_index == 0
-    assert R.STEP_COMPLETED not in reasons(decision)
+    assert not completes_step(decision)
     assert decision.actions == ()
     assert warnings(decision) == [R.METRICS_INCONCLUSIVE]
     metrics = metrics_of(decision)
@@ -303,7 +305,7 @@ def test_paused_rollout_waits_for_a_resume_even_once_data_is_back() -> None:
     )
     decision = run(status, GOOD, policy("Pause"))
     assert decision.status.phase == Phase.PAUSED
-    assert R.STEP_COMPLETED not in reasons(decision)
+    assert not completes_step(decision)
     assert R.METRICS_CONCLUSIVE in reasons(decision)
     metrics = metrics_of(decision)
     assert (metrics.inconclusive_streak, metrics.inconclusive_paused) == (0, False)
@@ -371,7 +373,7 @@ def test_conclusive_windows_after_inconclusive_ones_are_announced() -> None:
 
 def test_one_window_of_two_does_not_complete_the_step() -> None:
     decision = run(at_step_0(metrics=gates_status(windows=0)), GOOD)
-    assert R.STEP_COMPLETED not in reasons(decision)
+    assert not completes_step(decision)
     assert decision.status.current_step_index == 0
     assert {g.windows for g in metrics_of(decision).gates} == {1}
     assert decision.status.message.endswith("; metrics 1/2 windows")
@@ -379,34 +381,35 @@ def test_one_window_of_two_does_not_complete_the_step() -> None:
 
 def test_min_windows_conclusive_windows_complete_the_step() -> None:
     decision = run(at_step_0(metrics=gates_status(windows=1)), GOOD)
-    assert reasons(decision) == [R.METRIC_GATES_PASSED, R.STEP_COMPLETED]
+    assert reasons(decision) == [R.METRIC_GATES_PASSED, R.TRAFFIC_WEIGHT_UPDATED]
+    assert completes_step(decision)
     passed = decision.events[0].message
     assert (
         passed == "step 1: 2 windows; latency 0.5 (baseline 0.5); errors 0.0025 (baseline 0.0025)"
     )
     assert decision.status.current_step_index == 1
-    assert decision.actions == ()  # the next weight waits for the next pass
+    assert decision.actions == (SetWeight(25),)  # the next weight is set in the same pass
 
 
 def test_every_gate_needs_its_windows() -> None:
     uneven = gates_status(windows=1)
     uneven.gates[1] = uneven.gates[1].model_copy(update={"windows": 0})
     decision = run(at_step_0(metrics=uneven), GOOD)
-    assert R.STEP_COMPLETED not in reasons(decision)
+    assert not completes_step(decision)
     windows = {g.gate: g.windows for g in metrics_of(decision).gates}
     assert windows == {"latency": 2, "errors": 1}
 
 
 def test_no_window_this_pass_keeps_the_earlier_readiness() -> None:
     ready = at_step_0(metrics=gates_status(windows=2))
-    assert R.STEP_COMPLETED in reasons(run(ready, None))
+    assert completes_step(run(ready, None))
     unready = at_step_0(metrics=gates_status(windows=2, inconclusive_streak=1))
-    assert R.STEP_COMPLETED not in reasons(run(unready, None))
+    assert not completes_step(run(unready, None))
 
 
 def test_the_step_hold_still_applies() -> None:
     decision = run(rolling(0, 5, step_started_at=ago(20), metrics=gates_status(windows=1)), GOOD)
-    assert R.STEP_COMPLETED not in reasons(decision)
+    assert not completes_step(decision)
     assert R.METRIC_GATES_PASSED in reasons(decision)
 
 
@@ -420,7 +423,7 @@ def test_windows_reset_when_the_step_index_changes() -> None:
     judged = run(status, GOOD)
     metrics = metrics_of(judged)
     assert (metrics.step_index, {g.windows for g in metrics.gates}) == (1, {1})
-    assert R.STEP_COMPLETED not in reasons(judged)
+    assert not completes_step(judged)
     # the count test's evidence spans the rollout, not one step
     expected = accumulate([0.25] * 5, CountWindow(1, 400, 1, 400), 1.0)
     assert metrics.gates[1].evidence == pytest.approx(expected)
@@ -444,7 +447,7 @@ def test_both_arms_serving_users_need_the_windows() -> None:
 
 def test_last_step_at_100_completes_without_windows() -> None:
     decision = run(rolling(3, 100, step_started_at=ago(60)), None)
-    assert R.STEP_COMPLETED in reasons(decision)
+    assert completes_step(decision)
     assert R.ROLLOUT_PROMOTING in reasons(decision)
 
 
@@ -491,7 +494,7 @@ def test_a_good_canary_is_promoted_after_min_windows_at_every_step() -> None:
     assert r.cluster.route_history == [5, 25, 100, 0]
     assert r.readings == [5, 5, 25, 25]  # two windows at each step where both arms serve
     assert r.reasons().count(R.METRIC_GATES_PASSED) == 2
-    completed = [e.message for e in r.events if e.reason == R.STEP_COMPLETED]
+    completed = completions(r.events)
     assert completed[:2] == [
         "step 1/3 (canary 5%) completed after 60s",
         "step 2/3 (canary 25%) completed after 60s",
@@ -515,5 +518,5 @@ def test_low_traffic_holds_the_step_without_counting_as_missing_data() -> None:
     assert metrics.inconclusive_streak == 0, "low traffic is not a fault"
     assert {g.verdict for g in metrics.gates} == {"Inconclusive"}
     assert all(g.reason.startswith("collecting:") for g in metrics.gates)
-    assert R.STEP_COMPLETED not in reasons(decision)
+    assert not completes_step(decision)
     assert decision.status.phase != Phase.DEGRADED

@@ -28,6 +28,7 @@ from tests.core.builders import (
     CANARY_IMAGE,
     NOW,
     ago,
+    completes_step,
     deployment,
     make_obs,
     make_spec,
@@ -138,7 +139,7 @@ def test_a_step_waits_for_its_minimum_of_new_pairs() -> None:
         spec(), status, make_obs(CANARY_READY, STABLE_PRIMARY, route=5, analysis=seen(more)), NOW
     )
     assert decision.status.current_step_index == 1
-    assert R.STEP_COMPLETED in reasons(decision)
+    assert completes_step(decision)
 
 
 def test_the_last_step_needs_every_gate_passed() -> None:

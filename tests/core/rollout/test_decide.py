@@ -48,6 +48,8 @@ from tests.core.builders import (
     ago,
     at,
     bare,
+    completes_step,
+    completions,
     condition_of,
     deployment,
     held,
@@ -62,6 +64,7 @@ from tests.core.builders import (
     reasons,
     rolling,
     stamp,
+    step_stamp,
     warnings,
     weights,
 )
@@ -251,7 +254,7 @@ CASES = [
                 "canary": CANARY,
                 "current_step_index": 0,
                 "canary_weight": 5,
-                "step_started_at": stamp(),
+                "step_started_at": step_stamp(),
                 "blocked_since": None,
             },
             events=(R.ROLLOUT_STARTED, R.TRAFFIC_WEIGHT_UPDATED),
@@ -294,7 +297,7 @@ CASES = [
                 "phase": Phase.PROGRESSING,
                 "current_step_index": 0,
                 "canary_weight": 5,
-                "step_started_at": stamp(),
+                "step_started_at": step_stamp(),
                 "blocked_since": None,
                 "message": "step 1/4: canary 5%, primary 95%",
             },
@@ -312,19 +315,19 @@ CASES = [
         ),
     ),
     case(
-        "hold-elapsed-completes-step-next-weight-waits-for-next-pass",
+        "hold-elapsed-completes-step-and-sets-the-next-weight",
         Case(
             status=rolling(0, 5, step_started_at=ago(30)),
             obs=make_obs(CANARY_READY, STABLE_PRIMARY, route=5),
-            actions=(),
+            actions=(SetWeight(25),),
             fields={
                 "phase": Phase.PROGRESSING,
                 "current_step_index": 1,
-                "canary_weight": 5,
-                "step_started_at": None,
-                "message": "step 2/4: canary 5%, primary 95%",
+                "canary_weight": 25,
+                "step_started_at": step_stamp(),
+                "message": "step 2/4: canary 25%, primary 75%",
             },
-            events=(R.STEP_COMPLETED,),
+            events=(R.TRAFFIC_WEIGHT_UPDATED,),
         ),
     ),
     case(
@@ -333,7 +336,7 @@ CASES = [
             status=rolling(1, 5),
             obs=make_obs(CANARY_READY, STABLE_PRIMARY, route=5),
             actions=(SetWeight(25),),
-            fields={"current_step_index": 1, "canary_weight": 25, "step_started_at": stamp()},
+            fields={"current_step_index": 1, "canary_weight": 25, "step_started_at": step_stamp()},
             events=(R.TRAFFIC_WEIGHT_UPDATED,),
         ),
     ),
@@ -343,7 +346,7 @@ CASES = [
             status=rolling(1, 5),
             obs=make_obs(CANARY_READY, STABLE_PRIMARY, route=25),
             actions=(),
-            fields={"current_step_index": 1, "canary_weight": 25, "step_started_at": stamp()},
+            fields={"current_step_index": 1, "canary_weight": 25, "step_started_at": step_stamp()},
             events=(R.TRAFFIC_WEIGHT_UPDATED,),
         ),
     ),
@@ -353,9 +356,9 @@ CASES = [
             spec=make_spec([bare(5), held(100)]),
             status=rolling(0, 5, step_started_at=stamp()),
             obs=make_obs(CANARY_READY, STABLE_PRIMARY, route=5),
-            actions=(),
-            fields={"current_step_index": 1, "canary_weight": 5},
-            events=(R.STEP_COMPLETED,),
+            actions=(SetWeight(100),),
+            fields={"current_step_index": 1, "canary_weight": 100},
+            events=(R.TRAFFIC_WEIGHT_UPDATED,),
         ),
     ),
     # --- Promotion -----------------------------------------------------------------------
@@ -422,9 +425,9 @@ CASES = [
         Case(
             status=rolling(1, 25, step_started_at=ago(5), promote_step=True),
             obs=make_obs(CANARY_READY, STABLE_PRIMARY, route=25),
-            actions=(),
-            fields={"current_step_index": 2, "promote_step": False, "canary_weight": 25},
-            events=(R.STEP_COMPLETED,),
+            actions=(SetWeight(50),),
+            fields={"current_step_index": 2, "promote_step": False, "canary_weight": 50},
+            events=(R.TRAFFIC_WEIGHT_UPDATED,),
         ),
     ),
     case(
@@ -531,7 +534,7 @@ CASES = [
                 "canary": OTHER,
                 "current_step_index": 0,
                 "canary_weight": 5,
-                "step_started_at": stamp(),
+                "step_started_at": step_stamp(),
                 "rollout_started_at": stamp(),
             },
             events=(R.ROLLOUT_RESTARTED, R.TRAFFIC_WEIGHT_UPDATED, R.TRAFFIC_WEIGHT_UPDATED),
@@ -638,15 +641,15 @@ CASES = [
                 1, 25, phase=Phase.PAUSED, step_started_at=ago(60), controller_pause=True
             ),
             obs=make_obs(CANARY_READY, STABLE_PRIMARY, route=25),
-            actions=(),
+            actions=(SetWeight(50),),
             fields={
                 "phase": Phase.PROGRESSING,
                 "current_step_index": 2,
-                "canary_weight": 25,
+                "canary_weight": 50,
                 "controller_pause": False,
                 "pause_conditions": [],
             },
-            events=(R.STEP_COMPLETED, R.ROLLOUT_RESUMED),
+            events=(R.TRAFFIC_WEIGHT_UPDATED, R.ROLLOUT_RESUMED),
             conditions={R.PAUSED: ("False", R.ROLLOUT_RESUMED)},
         ),
     ),
@@ -664,14 +667,14 @@ CASES = [
                 pause_conditions=[PauseCondition(reason=R.CANARY_PAUSE_STEP, start_time=ago(9))],
             ),
             obs=make_obs(CANARY_READY, STABLE_PRIMARY, route=25),
-            actions=(),
+            actions=(SetWeight(50),),
             fields={
                 "phase": Phase.PROGRESSING,
                 "current_step_index": 2,
                 "promote_step": False,
                 "pause_conditions": [],
             },
-            events=(R.STEP_COMPLETED, R.ROLLOUT_RESUMED),
+            events=(R.TRAFFIC_WEIGHT_UPDATED, R.ROLLOUT_RESUMED),
         ),
     ),
     # --- Routing errors ------------------------------------------------------------------
@@ -719,7 +722,7 @@ def test_weight_recorded_after_crash_is_recorded_once() -> None:
     assert (weights(first.actions), reasons(first)) == ([], [R.TRAFFIC_WEIGHT_UPDATED])
     assert (second.actions, second.events) == ((), ())
     assert second.status.canary_weight == 25
-    assert second.status.step_started_at == stamp()
+    assert second.status.step_started_at == step_stamp()
 
 
 def test_abort_event_is_emitted_once() -> None:
@@ -811,18 +814,15 @@ def test_simulated_rollout_moves_the_route_through_every_step_once() -> None:
         R.INITIALIZED,
         R.ROLLOUT_STARTED,
         R.TRAFFIC_WEIGHT_UPDATED,
-        R.STEP_COMPLETED,
+        R.TRAFFIC_WEIGHT_UPDATED,  # each with the step it completed
         R.TRAFFIC_WEIGHT_UPDATED,
-        R.STEP_COMPLETED,
-        R.TRAFFIC_WEIGHT_UPDATED,
-        R.STEP_COMPLETED,
         R.TRAFFIC_WEIGHT_UPDATED,
         R.STEP_COMPLETED,
         R.ROLLOUT_PROMOTING,
         R.TRAFFIC_WEIGHT_UPDATED,
         R.ROLLOUT_PROMOTED,
     ]
-    completed = [e.message for e in run.events if e.reason == R.STEP_COMPLETED]
+    completed = completions(run.events)
     assert completed == [
         f"step {i}/4 (canary {w}%) completed after 30s"
         for i, w in [(1, 5), (2, 25), (3, 50), (4, 100)]
@@ -913,7 +913,7 @@ def check_route_sequence(steps: list[Step], crashes: list[bool], tick: int) -> N
     assert final.stable == CANARY
     assert _collapse([s.canary_weight for s in run.committed]) == [0, *expected]
     # Events of a lost write are lost with it; none may be posted twice.
-    assert run.reasons().count(R.STEP_COMPLETED) <= len(steps)
+    assert len(completions(run.events)) <= len(steps)
     assert run.reasons().count(R.ROLLOUT_STARTED) == 1
     assert run.reasons().count(R.ROLLOUT_PROMOTED) == 1
 
@@ -955,10 +955,32 @@ def crash_on(*reasons_: str) -> Callable[[int, Decision], bool]:
 
 
 def test_lost_write_after_a_step_change_does_not_move_the_route_back() -> None:
-    run = Run(FakeCluster.with_target(STABLE_IMAGE), SPEC, crash=crash_on(R.STEP_COMPLETED))
+    lost: list[int] = []
+
+    def crash(call: int, decision: Decision) -> bool:
+        """Lose the write of each pass that completed a step and set the next weight."""
+        if completes_step(decision) and weights(decision.actions):
+            lost.append(call)
+            return True
+        return False
+
+    run = Run(FakeCluster.with_target(STABLE_IMAGE), SPEC, crash=crash)
     run_rollout(run)
 
+    assert len(lost) == 3
     assert run.cluster.route_history == [5, 25, 50, 100, 0]
+    assert run.cluster.noop_weight_writes == 0
+
+
+def test_a_pause_racing_a_step_change_holds_the_next_step_without_moving_the_route_back() -> None:
+    # The pass that set 25% lost its write to a user's pause; the redo sees the pause.
+    paused = rolling(0, 5, step_started_at=ago(30), pause_conditions=[manual_pause()])
+    decision = decide(SPEC, paused, make_obs(CANARY_READY, STABLE_PRIMARY, route=25), NOW)
+
+    assert decision.actions == ()
+    assert (decision.status.current_step_index, decision.status.canary_weight) == (1, 25)
+    assert decision.status.phase == Phase.PAUSED
+    assert [p.reason for p in decision.status.pause_conditions] == [R.MANUAL_PAUSE]
 
 
 def test_lost_writes_around_promotion_leave_the_route_at_zero() -> None:

@@ -51,6 +51,17 @@ def window_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> int |
     return seconds if seconds >= parse_duration(metrics.interval).total_seconds() else None
 
 
+def window_opened(spec: RolloutSpec, status: RolloutStatus) -> datetime | None:
+    """When the open metric window began (a window is due one interval later); None when no
+    window is being collected."""
+    metrics = spec.metrics
+    if metrics is None or not _comparing(spec, status) or status.step_started_at is None:
+        return None
+    start = parse_time(status.step_started_at)
+    last = status.metrics.last_evaluation if status.metrics else None
+    return start if last is None else max(start, parse_time(last))
+
+
 def gate_windows(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> dict[str, int]:
     """Seconds each gate's open window spans: since its last conclusive window ended, or
     since the step began."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from imagerollout.api.v1alpha1 import RolloutStatus
@@ -84,6 +85,9 @@ class Event:
     reason: str
     message: str
     warning: bool = False
+    # Reasons this event also stands for: a step change is one TrafficWeightUpdated event
+    # that also reports the StepCompleted (notifications fire on either).
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,3 +95,5 @@ class Decision:
     status: RolloutStatus
     actions: tuple[Action, ...] = ()
     events: tuple[Event, ...] = ()
+    # When to decide again if nothing the rollout depends on changes (None: not by time).
+    wake_at: datetime | None = None

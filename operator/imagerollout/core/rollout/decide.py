@@ -6,6 +6,7 @@ for the difference, so a restart at any point neither skips nor repeats a weight
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from imagerollout.api.v1alpha1 import Phase, Revision, RolloutSpec, RolloutStatus
@@ -36,7 +37,8 @@ from imagerollout.core.rollout.draft import Draft
 from imagerollout.core.rollout.revision import primary_selector
 from imagerollout.core.rollout.sampler_lint import lint_canary
 from imagerollout.core.rollout.spec_check import spec_problem
-from imagerollout.core.rollout.steps import advance_if_done, set_weight
+from imagerollout.core.rollout.steps import advance_if_done, route_ahead, set_weight
+from imagerollout.core.rollout.wakeup import next_wakeup
 from imagerollout.core.rollout.webhooks import Hold, confirm_promotion, gate_hooks
 
 ROLLING = (Phase.PROGRESSING, Phase.PAUSED, Phase.PROMOTING)
@@ -54,7 +56,8 @@ def decide(
     routed = status.stable is not None and obs.primary is not None and obs.route.error is None
     if routed and (spec.capabilities or status.pins or obs.capability_routes or obs.fallbacks):
         route_capabilities(spec, d, obs)
-    return d.done()
+    decision = d.done()
+    return replace(decision, wake_at=next_wakeup(spec, decision.status, now))
 
 
 def _decide(spec: RolloutSpec, status: RolloutStatus, obs: Observations, d: Draft) -> Decision:
@@ -296,16 +299,21 @@ def _progress(
     if stage0 is not None:
         d.condition(R.PROGRESSING, True, R.STAGE0, stage0)
         return d.phase(_running_phase(d), stage0)
-    confirming = None
-    if set_weight(d, obs, weight, f"step {index + 1}/{len(spec.steps)}"):
-        d.set(step_started_at=d.stamp)
-        mark_step_start(d)
-    else:
-        # The next step's weight waits for the next pass: a lost status write then can
-        # never move the route back to this step's weight.
+    completed = confirming = None
+    if d.status.canary_weight == weight:  # this step's weight is set: is the step done?
+        ahead = route_ahead(spec, d, obs)
         gates_allow = step_allows_completion(spec, d, verdict) and metrics.allows_completion
         confirming = confirm_promotion(spec, d, obs) if gates_allow else None
-        advance_if_done(spec, d, gates_allow and confirming is None)
+        allowed = gates_allow and confirming is None
+        completed = advance_if_done(spec, d, allowed, found_done=ahead)
+    index = d.status.current_step_index or 0
+    # The next step's weight is set in the pass that completed the step before it.
+    context = f"step {index + 1}/{len(spec.steps)}"
+    if index < len(spec.steps) and set_weight(d, obs, spec.steps[index].weight, context, completed):
+        d.set(step_started_at=d.precise_stamp)
+        mark_step_start(d)
+    elif completed is not None:
+        d.event(R.STEP_COMPLETED, completed)
     status = d.status
     if status.current_step_index == len(spec.steps):
         return _promote(spec, d, target, primary, obs)

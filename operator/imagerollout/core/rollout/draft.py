@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from imagerollout.api.v1alpha1 import Phase, RolloutStatus
-from imagerollout.core.durations import format_time
+from imagerollout.core.durations import format_precise_time, format_time
 from imagerollout.core.rollout.actions import Action, Decision, Event, ScaleCanary, SetWeight
 from imagerollout.core.rollout.conditions import set_condition
 
@@ -16,6 +16,7 @@ class Draft:
         self.before = status
         self.now = now
         self.stamp = format_time(now)
+        self.precise_stamp = format_precise_time(now)  # step starts: holds are timed from it
         self.generation = generation
         self.updates: dict[str, Any] = {"observed_generation": generation}
         self.actions: list[Action] = []
@@ -41,8 +42,10 @@ class Draft:
         queued = [a.replicas for a in self.actions if isinstance(a, ScaleCanary)]
         return queued[-1] if queued else observed
 
-    def event(self, reason: str, message: str, warning: bool = False) -> None:
-        self.events.append(Event(reason, message, warning))
+    def event(
+        self, reason: str, message: str, warning: bool = False, also: tuple[str, ...] = ()
+    ) -> None:
+        self.events.append(Event(reason, message, warning, also))
 
     def condition(self, type_: str, status: bool, reason: str, message: str = "") -> None:
         # Transition times compare with the status before this pass, not with the draft.

@@ -1,0 +1,70 @@
+"""Which rollouts an object's change concerns: its target and primary Deployments, its two
+Services and its HTTPRoute. Built from the rollouts' specs as they come and go."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any
+
+from imagerollout.kube import objects
+
+Object = dict[str, Any]
+RolloutKey = tuple[str, str]
+Ref = tuple[str, str, str]  # (plural, namespace, name)
+
+
+def references(rollout: Object) -> set[Ref]:
+    """The objects a rollout reads, from its raw spec (an unreadable spec references less)."""
+    meta, spec = rollout["metadata"], rollout.get("spec") or {}
+    namespace, name = meta["namespace"], meta["name"]
+    refs = {
+        ("deployments", namespace, objects.primary_name(name)),
+        ("services", namespace, objects.primary_name(name)),
+        ("services", namespace, objects.canary_name(name)),
+    }
+    target = _field(spec, "targetRef", "name")
+    if target:
+        refs.add(("deployments", namespace, target))
+    route = _field(spec, "trafficRouting", "gatewayAPI", "httpRoute", "name")
+    if route:
+        refs.add(("httproutes", namespace, route))
+    return refs
+
+
+def _field(obj: Any, *path: str) -> str | None:
+    for part in path:
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj if isinstance(obj, str) else None
+
+
+class Dependents:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_ref: dict[Ref, set[RolloutKey]] = defaultdict(set)
+        self._refs: dict[RolloutKey, set[Ref]] = {}
+
+    def track(self, rollout: Object) -> None:
+        key = (rollout["metadata"]["namespace"], rollout["metadata"]["name"])
+        refs = references(rollout)
+        with self._lock:
+            self._drop(key)
+            self._refs[key] = refs
+            for ref in refs:
+                self._by_ref[ref].add(key)
+
+    def forget(self, key: RolloutKey) -> None:
+        with self._lock:
+            self._drop(key)
+
+    def _drop(self, key: RolloutKey) -> None:
+        for ref in self._refs.pop(key, set()):
+            keys = self._by_ref[ref]
+            keys.discard(key)
+            if not keys:
+                del self._by_ref[ref]
+
+    def of(self, plural: str, obj: Object) -> set[RolloutKey]:
+        meta = obj["metadata"]
+        with self._lock:
+            return set(self._by_ref.get((plural, meta.get("namespace", ""), meta["name"]), ()))

@@ -1,0 +1,131 @@
+"""The controller: informers feed a work queue; a few workers reconcile one rollout each.
+
+A rollout is queued when it or an object it depends on changes (dependents), at its next
+deadline (core.rollout.wakeup), after a failed pass (backoff), and on a slow resync.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from imagerollout.controller.dependents import Dependents
+from imagerollout.controller.leader import AlwaysLeader, Leader
+from imagerollout.controller.notifications import Notifications
+from imagerollout.controller.queue import WorkQueue
+from imagerollout.controller.reconciler import reconcile, utc_now
+from imagerollout.controller.sampler.registry import SamplerRegistry
+from imagerollout.controller.webhooks import WebhookCalls
+from imagerollout.controller.workers import Workers
+from imagerollout.kube.cache import CACHED, ROLLOUTS, CachedKube, Caches, watch_client
+from imagerollout.kube.client import Kube
+from imagerollout.kube.informer import OnChange, Resource
+from imagerollout.telemetry import OperatorMetrics
+
+Object = dict[str, Any]
+Key = tuple[str, str]
+log = logging.getLogger("imagerollout")
+SYNC_TIMEOUT = 120.0
+RESYNC_SECONDS = 300.0  # a safety net; it costs no request (reads are cached)
+DRAIN_SECONDS = 25.0
+
+
+class Controller:
+    def __init__(
+        self,
+        namespaces: Iterable[str] | None,
+        samplers: SamplerRegistry,
+        metrics: OperatorMetrics,
+        notifications: Notifications,
+        workers: int,
+        report_base: str = "",
+        leader: Leader | None = None,
+    ) -> None:
+        self.report_base = report_base
+        self.webhooks = WebhookCalls()
+        self.samplers, self.metrics, self.notifications = samplers, metrics, notifications
+        self.leader = leader or AlwaysLeader()
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.dependents = Dependents()
+        scopes = list(namespaces or [])
+        watches = max(len(scopes), 1) * len(CACHED)
+        self.caches = Caches(Kube(watch_client(watches)), scopes, self._on_change)
+        self.kube = CachedKube(self.caches)
+        self.workers = Workers(self.queue, self._reconcile, self.leader, workers)
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        self.leader.start(on_lost=self._leadership_lost)
+        self.caches.start()
+        if not self.caches.wait_synced(SYNC_TIMEOUT):
+            log.warning("caches not synced after %ss; starting anyway", SYNC_TIMEOUT)
+        self.workers.start()
+        threading.Thread(target=self._resync, name="resync", daemon=True).start()
+
+    def stop(self) -> None:
+        """SIGTERM: finish the passes in flight (they post their events), then stop."""
+        self._stopped.set()
+        self.workers.stop(DRAIN_SECONDS)
+        self.samplers.stop_all()
+        self.leader.release()  # right after the drain: the standby takes over a settled state
+        self.caches.stop()
+        self.notifications.sender.stop()
+        self.webhooks.stop()
+
+    def _leadership_lost(self) -> None:
+        """The workers stop acting on their own (they ask the leader); samplers stop now."""
+        log.warning("leadership lost: standing by (workers act again once leading)")
+        self.samplers.stop_all()
+
+    def _on_change(self, kind: Resource) -> OnChange:
+        def changed(old: Object | None, new: Object | None) -> None:
+            obj = new if new is not None else old
+            assert obj is not None
+            if kind == ROLLOUTS:
+                self._rollout_changed(obj, deleted=new is None)
+                return
+            for key in self.dependents.of(kind.plural, obj):
+                self.queue.add(key)
+
+        return changed
+
+    def _rollout_changed(self, rollout: Object, deleted: bool) -> None:
+        key = (rollout["metadata"]["namespace"], rollout["metadata"]["name"])
+        if deleted:
+            self.dependents.forget(key)
+            self.samplers.stop(f"{key[0]}/{key[1]}")
+            self.metrics.forget(*key)
+            self.notifications.forget(*key)
+            self.webhooks.forget(f"{key[0]}/{key[1]}")
+            return
+        self.dependents.track(rollout)
+        self.queue.add(key)
+
+    def _reconcile(self, key: Key) -> float | None:
+        namespace, name = key
+        with self.metrics.reconcile_seconds.time():
+            decision = reconcile(
+                self.kube,
+                namespace,
+                name,
+                samplers=self.samplers,
+                metrics=self.metrics,
+                notify=self.notifications.notify,
+                report_base=self.report_base,
+                webhooks=self.webhooks,
+            )
+        if decision is None:
+            return None
+        self.metrics.record(namespace, name, decision.status)
+        for event in decision.events:
+            log.info("%s/%s %s: %s", namespace, name, event.reason, event.message)
+        if decision.wake_at is None:
+            return None
+        return max((decision.wake_at - utc_now()).total_seconds(), 0.0)
+
+    def _resync(self) -> None:
+        while not self._stopped.wait(RESYNC_SECONDS):
+            for rollout in self.caches.items(ROLLOUTS):
+                self.queue.add((rollout["metadata"]["namespace"], rollout["metadata"]["name"]))

@@ -1,0 +1,136 @@
+"""The reconciler's reads served from informers; its writes go to the API and into the cache.
+
+CachedKube has Kube's interface, so the reconciler does not know whether it reads live or
+cached objects. Kinds without an informer (Secrets, suite ConfigMaps: read by name only, so
+the operator needs no list or watch on them) are still read live.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kubernetes import client
+
+from imagerollout import GROUP, PLURAL, VERSION
+from imagerollout.kube.client import Kube, NotFoundError
+from imagerollout.kube.informer import Informer, OnChange, Resource
+
+Object = dict[str, Any]
+ROLLOUTS = Resource(f"{GROUP}/{VERSION}", PLURAL)
+DEPLOYMENTS = Resource("apps/v1", "deployments")
+SERVICES = Resource("v1", "services")
+HTTPROUTES = Resource("gateway.networking.k8s.io/v1", "httproutes")
+CACHED = (ROLLOUTS, DEPLOYMENTS, SERVICES, HTTPROUTES)
+CONFLICT_WAIT = 2.0  # seconds to wait for the watch to bring the newer object
+
+
+class Caches:
+    """One informer per cached kind and watched namespace (or one per kind cluster-wide)."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        namespaces: Iterable[str] | None,
+        on_change: Callable[[Resource], OnChange],
+        kinds: Iterable[Resource] = CACHED,
+    ) -> None:
+        self.scopes: list[str | None] = list(namespaces) if namespaces else [None]
+        self.informers: dict[tuple[Resource, str | None], Informer] = {
+            (kind, scope): Informer(kube, kind, scope, on_change(kind))
+            for kind in kinds
+            for scope in self.scopes
+        }
+
+    def start(self) -> None:
+        for informer in self.informers.values():
+            informer.start()
+
+    def wait_synced(self, timeout: float) -> bool:
+        return all(i.synced.wait(timeout) for i in self.informers.values())
+
+    def stop(self) -> None:
+        for informer in self.informers.values():
+            informer.stop()
+
+    def informer(self, kind: Resource, namespace: str) -> Informer | None:
+        scope = namespace if self.scopes != [None] else None
+        return self.informers.get((kind, scope))
+
+    def items(self, kind: Resource) -> list[Object]:
+        return [o for (k, _), i in self.informers.items() if k == kind for o in i.items()]
+
+
+def watch_client(watches: int) -> client.ApiClient:
+    """An API client whose connection pool holds every open watch plus the list calls."""
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = watches + 4
+    return client.ApiClient(configuration)
+
+
+class CachedKube(Kube):
+    def __init__(self, caches: Caches, api: client.ApiClient | None = None) -> None:
+        super().__init__(api)
+        self.caches = caches
+
+    def _informer(self, api_version: str, plural: str, namespace: str) -> Informer | None:
+        return self.caches.informer(Resource(api_version, plural), namespace)
+
+    def get_object(self, api_version: str, plural: str, namespace: str, name: str) -> Object | None:
+        informer = self._informer(api_version, plural, namespace)
+        if informer is None:
+            return super().get_object(api_version, plural, namespace, name)
+        return informer.get(namespace, name)
+
+    def get_rollout(self, namespace: str, name: str) -> Object | None:
+        return self.get_object(ROLLOUTS.api_version, ROLLOUTS.plural, namespace, name)
+
+    def _stored(self, api_version: str, plural: str, namespace: str, obj: Object) -> Object:
+        informer = self._informer(api_version, plural, namespace)
+        if informer is not None:
+            informer.put(copy.deepcopy(obj))
+        return obj
+
+    def create_object(self, api_version: str, plural: str, namespace: str, body: Object) -> Object:
+        created = super().create_object(api_version, plural, namespace, body)
+        return self._stored(api_version, plural, namespace, created)
+
+    def update_object(
+        self,
+        api_version: str,
+        plural: str,
+        namespace: str,
+        name: str,
+        mutate: Callable[[Object], bool],
+    ) -> None:
+        """Mutate a copy of the cached object and PUT it: no GET. A conflict means the cache
+        is behind; it propagates, and the pass is redone once the watch caught up."""
+        informer = self._informer(api_version, plural, namespace)
+        if informer is None:
+            super().update_object(api_version, plural, namespace, name, mutate)
+            return
+        cached = informer.get(namespace, name)
+        if cached is None:
+            raise NotFoundError(404, f'{plural} "{name}" not found')
+        obj = copy.deepcopy(cached)
+        if mutate(obj):
+            written = self.put_object(api_version, plural, namespace, name, obj)
+            informer.put(written)
+
+    def merge_patch(
+        self, api_version: str, plural: str, namespace: str, name: str, patch: Object
+    ) -> Object:
+        patched = super().merge_patch(api_version, plural, namespace, name, patch)
+        return self._stored(api_version, plural, namespace, patched)
+
+    def write_rollout_status(
+        self, namespace: str, name: str, resource_version: str, status: Object
+    ) -> Object:
+        written = super().write_rollout_status(namespace, name, resource_version, status)
+        return self._stored(ROLLOUTS.api_version, ROLLOUTS.plural, namespace, written)
+
+    def await_change(self, namespace: str, name: str, resource_version: str) -> None:
+        informer = self._informer(ROLLOUTS.api_version, ROLLOUTS.plural, namespace)
+        if informer is not None:
+            informer.wait_newer(namespace, name, resource_version, CONFLICT_WAIT)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Any
+
+from imagerollout.controller.dependents import Dependents
+
+
+def rollout(name: str, target: str, route: str) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": "ns", "name": name},
+        "spec": {
+            "targetRef": {"name": target},
+            "trafficRouting": {"gatewayAPI": {"httpRoute": {"name": route}}},
+        },
+    }
+
+
+def obj(name: str, namespace: str = "ns") -> dict[str, Any]:
+    return {"metadata": {"namespace": namespace, "name": name}}
+
+
+def test_objects_map_to_the_rollouts_that_read_them() -> None:
+    deps = Dependents()
+    deps.track(rollout("a", "model", "shared"))
+    deps.track(rollout("b", "other", "shared"))
+
+    assert deps.of("deployments", obj("model")) == {("ns", "a")}
+    assert deps.of("deployments", obj("a-primary")) == {("ns", "a")}
+    assert deps.of("services", obj("b-canary")) == {("ns", "b")}
+    assert deps.of("httproutes", obj("shared")) == {("ns", "a"), ("ns", "b")}
+    assert deps.of("deployments", obj("model", "elsewhere")) == set()
+    assert deps.of("services", obj("model")) == set(), "a Deployment's name is not a Service's"
+
+
+def test_a_changed_spec_moves_the_mapping_and_a_deleted_rollout_leaves_it() -> None:
+    deps = Dependents()
+    deps.track(rollout("a", "model", "route"))
+    deps.track(rollout("a", "model-2", "route"))
+    assert deps.of("deployments", obj("model")) == set()
+    assert deps.of("deployments", obj("model-2")) == {("ns", "a")}
+
+    deps.forget(("ns", "a"))
+    assert deps.of("httproutes", obj("route")) == set()
+
+
+def test_an_unreadable_spec_still_maps_its_owned_objects() -> None:
+    deps = Dependents()
+    deps.track({"metadata": {"namespace": "ns", "name": "a"}, "spec": {"targetRef": 3}})
+    assert deps.of("deployments", obj("a-primary")) == {("ns", "a")}

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from imagerollout.api.v1alpha1 import Phase
+from imagerollout.core.rollout.decide import decide
+from imagerollout.core.rollout.wakeup import MARGIN, SAMPLER_POLL, next_wakeup
+from tests.core.builders import (
+    CANARY_IMAGE,
+    NOW,
+    SPEC,
+    ago,
+    at,
+    deployment,
+    initialized,
+    make_obs,
+    make_spec,
+    manual_pause,
+    paused,
+    primary,
+    rolling,
+    step_stamp,
+)
+
+
+def test_a_held_step_wakes_at_the_end_of_its_pause() -> None:
+    status = rolling(0, 5, step_started_at=step_stamp(at(-12.25)))
+    assert next_wakeup(SPEC, status, NOW) == at(30 - 12.25) + MARGIN
+
+
+def test_a_wait_on_pods_wakes_at_the_progress_deadline() -> None:
+    spec = make_spec(progress_deadline="1m")
+    status = rolling(0, 0, blocked_since=ago(20))
+    assert next_wakeup(spec, status, NOW) == at(40) + MARGIN
+
+
+def test_the_earliest_of_pause_end_and_deadline_wins() -> None:
+    status = rolling(0, 5, step_started_at=ago(25), blocked_since=ago(1))
+    assert next_wakeup(SPEC, status, NOW) == at(5) + MARGIN
+
+
+def test_an_overdue_deadline_wakes_now() -> None:
+    status = rolling(0, 5, step_started_at=ago(300))
+    assert next_wakeup(SPEC, status, NOW) == NOW
+
+
+def test_nothing_to_wait_for_by_time() -> None:
+    assert next_wakeup(SPEC, initialized(), NOW) is None
+    manual = rolling(0, 5, step_started_at=ago(5), pause_conditions=[manual_pause()])
+    assert next_wakeup(SPEC, manual, NOW) is None, "a manual pause waits for the user"
+    indefinite = make_spec([paused(5), paused(100)])
+    assert next_wakeup(indefinite, rolling(0, 5, step_started_at=ago(5)), NOW) is None
+    done = rolling(0, 5, phase=Phase.SUCCEEDED, step_started_at=ago(5))
+    assert next_wakeup(SPEC, done, NOW) is None
+
+
+def test_decide_returns_the_wakeup_of_the_status_it_decided() -> None:
+    obs = make_obs(deployment(CANARY_IMAGE), primary(), route=5)
+    decision = decide(SPEC, rolling(0, 5, step_started_at=ago(30)), obs, NOW)
+    # The step completed and the next one (held 30 s) started now.
+    assert decision.status.current_step_index == 1
+    assert decision.wake_at == NOW + timedelta(seconds=30) + MARGIN
+    assert SAMPLER_POLL > MARGIN
