@@ -83,6 +83,16 @@ class OperatorMetrics:
             (*_ROLLOUT, "provider", "trigger", "result"),
             registry=registry,
         )
+        self.step_changes = Counter(
+            "imagerollout_step_changes_total",
+            "Passes that completed a step and set the next step's weight.",
+            registry=registry,
+        )
+        self.step_change_requests = Counter(
+            "imagerollout_step_change_requests_total",
+            "API requests made by those passes (route, status, event).",
+            registry=registry,
+        )
         self.capability_weight = Gauge(
             "imagerollout_capability_weight_percent",
             "Percent of each capability's jobs on each backend (spec.capabilities).",

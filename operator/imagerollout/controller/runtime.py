@@ -19,8 +19,9 @@ from imagerollout.controller.reconciler import reconcile, utc_now
 from imagerollout.controller.sampler.registry import SamplerRegistry
 from imagerollout.controller.webhooks import WebhookCalls
 from imagerollout.controller.workers import Workers
+from imagerollout.core import reasons as R
 from imagerollout.kube.cache import CACHED, ROLLOUTS, CachedKube, Caches, watch_client
-from imagerollout.kube.client import Kube
+from imagerollout.kube.client import Kube, requests_on_this_thread
 from imagerollout.kube.informer import OnChange, Resource
 from imagerollout.telemetry import OperatorMetrics
 
@@ -105,6 +106,7 @@ class Controller:
 
     def _reconcile(self, key: Key) -> float | None:
         namespace, name = key
+        before = requests_on_this_thread()
         with self.metrics.reconcile_seconds.time():
             decision = reconcile(
                 self.kube,
@@ -119,6 +121,9 @@ class Controller:
         if decision is None:
             return None
         self.metrics.record(namespace, name, decision.status)
+        if any(R.STEP_COMPLETED in event.also for event in decision.events):
+            self.metrics.step_changes.inc()
+            self.metrics.step_change_requests.inc(requests_on_this_thread() - before)
         for event in decision.events:
             log.info("%s/%s %s: %s", namespace, name, event.reason, event.message)
         if decision.wake_at is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -25,6 +26,19 @@ REQUESTS = Counter(
     "Requests to the Kubernetes API server, by verb and resource.",
     ("verb", "resource"),
 )
+
+
+class _PassRequests(threading.local):
+    count = 0
+
+
+_this_thread = _PassRequests()
+
+
+def requests_on_this_thread() -> int:
+    """Requests this thread has made so far: a pass's cost is the difference (workers are
+    threads, so passes running at once do not mix)."""
+    return _this_thread.count
 
 
 def _resource(path: str) -> str:
@@ -123,6 +137,7 @@ class Kube:
         verb, url, headers, payload, _ = request
         watching = "watch=true" in url
         REQUESTS.labels("watch" if watching else method.lower(), _resource(path)).inc()
+        _this_thread.count += 1
         return self.api.call_api(
             verb, url, header_params=headers, body=payload, _request_timeout=timeout or self.timeout
         )
