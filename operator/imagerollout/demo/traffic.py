@@ -1,8 +1,9 @@
-"""Synthetic user traffic for the demo, split between backends by an HTTPRoute's weights.
+"""Synthetic user traffic for the demo, split between backends by the traffic provider's weights.
 
 The local cluster has no gateway data plane, so this stands in for it: requests go straight to
 the demo model servers on loopback, each one to a backend picked at random by the weights the
-route has right now.
+route has right now (--route: an HTTPRoute; --rollout: whatever the rollout's trafficRouting
+names: an HTTPRoute, a VirtualService or the replica ratio, see demo/provider_weights.py).
 
     python -m imagerollout.demo.traffic --namespace models --route imagegen \\
         --backend imagegen-primary=http://127.0.0.1:18081 \\
@@ -32,6 +33,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
+from imagerollout.api.v1alpha1 import RolloutSpec
+from imagerollout.demo import provider_weights
 from imagerollout.providers.traffic import gateway_api
 
 if TYPE_CHECKING:  # imported at run time only after --kubeconfig is applied (see main)
@@ -273,6 +276,29 @@ def route_weights(
     return weights_from_route(obj, headers)
 
 
+def rollout_weights(
+    kube: Kube, namespace: str, rollout: str, headers: Mapping[str, str] | None = None
+) -> Callable[[], dict[str, int]]:
+    """A reader of the weights of whichever provider the rollout's trafficRouting names
+    (`headers` pick an HTTPRoute's capability rule; the other providers have none)."""
+    found = kube.get_object("imagerollout.dev/v1alpha1", "imagemodelrollouts", namespace, rollout)
+    if found is None:
+        raise RouteNotFoundError(f"ImageModelRollout {namespace}/{rollout} not found")
+    spec = RolloutSpec.model_validate(found["spec"])
+    routing = spec.traffic_routing
+    if routing.istio is not None:
+        name = routing.istio.virtual_service.name
+        return lambda: provider_weights.virtual_service_weights(kube, namespace, name)
+    if routing.replicas is not None:
+        target = spec.target_ref.name
+        return lambda: provider_weights.pod_weights(kube, namespace, rollout, target)
+    for on_route in (routing.gateway_api, routing.inference_pool):  # pools are backendRefs too
+        if on_route is not None:
+            route = on_route.http_route.name
+            return lambda: route_weights(kube, namespace, route, headers)
+    raise RouteNotFoundError(f"ImageModelRollout {namespace}/{rollout} names no traffic provider")
+
+
 # ---------------------------------------------------------------- command line
 
 
@@ -295,7 +321,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m imagerollout.demo.traffic", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--namespace", required=True, help="namespace of the HTTPRoute")
-    parser.add_argument("--route", required=True, help="name of the HTTPRoute")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--route", help="split by this HTTPRoute's backendRef weights")
+    source.add_argument(
+        "--rollout",
+        help="split by the weights of this rollout's traffic provider (HTTPRoute, "
+        "VirtualService, or the replica ratio)",
+    )
     parser.add_argument(
         "--backend",
         type=parse_backend,
@@ -353,22 +385,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     load_config()
     kube = Kube()
+
+    def from_route() -> dict[str, int]:
+        return route_weights(kube, args.namespace, args.route, dict(args.header))
+
     try:
         headers = dict(args.header)
-        weights = route_weights(kube, args.namespace, args.route, headers)  # fail fast
+        if args.rollout:
+            read = rollout_weights(kube, args.namespace, args.rollout, headers)
+        else:
+            read = from_route
+        weights = read()  # fail fast on a wrong name
     except RouteNotFoundError as error:
         print(f"demo traffic: {error}", file=sys.stderr)
         return 1
     backends = dict(args.backend)
     if unknown := sorted(set(weights) - set(backends)):
         log.warning("no --backend for %s: traffic is split among the others", ", ".join(unknown))
-    generator = TrafficGenerator(
-        lambda: route_weights(kube, args.namespace, args.route, headers),
-        backends,
-        args.rps,
-        seed=args.seed,
-        headers=headers,
-    )
+    generator = TrafficGenerator(read, backends, args.rps, seed=args.seed, headers=headers)
     _run_until_stopped(generator, args.duration)
     return 0
 

@@ -26,7 +26,7 @@ RULE_PREFIX = "imagerollout-"
 
 
 @dataclass(frozen=True)
-class Backend:
+class BackendKind:
     """What a backendRef points at: core Services unless group and kind say otherwise."""
 
     group: str = ""
@@ -39,7 +39,7 @@ class Backend:
         return str(name) if name is not None else None
 
 
-SERVICE = Backend()
+SERVICE = BackendKind()
 
 
 @dataclass
@@ -49,7 +49,7 @@ class GatewayAPIRouter:
     route: str
     primary_service: str
     canary_service: str
-    backend: Backend = SERVICE
+    backend: BackendKind = SERVICE
 
     def observe(self) -> RouteView:
         obj = self.store.get_object(API_VERSION, PLURAL, self.namespace, self.route)

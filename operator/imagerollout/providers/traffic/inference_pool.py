@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from imagerollout.core.observations import RouteView
-from imagerollout.providers.traffic.gateway_api import Backend, GatewayAPIRouter
+from imagerollout.providers.traffic.gateway_api import BackendKind, GatewayAPIRouter
 from imagerollout.providers.traffic.router import ObjectStore
 
 GROUP = "inference.networking.k8s.io"
 API_VERSION = f"{GROUP}/v1"
 PLURAL = "inferencepools"
-POOL = Backend(group=GROUP, kind="InferencePool")
+POOL = BackendKind(group=GROUP, kind="InferencePool")
 
 
 @dataclass
