@@ -26,13 +26,25 @@ class FakeOcr:
 
 
 class Running:
-    def __init__(self, scorer: ScorerApp, url: str, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        scorer: ScorerApp,
+        url: str,
+        loop: asyncio.AbstractEventLoop,
+        engines: dict[str, FakeOcr],
+    ) -> None:
         self.scorer, self.url, self.loop = scorer, url, loop
+        self.engines = engines  # the fake OCR of each engine a request named, made on demand
 
 
 @contextmanager
-def scorer_app(ocr: FakeOcr | None = None) -> Iterator[Running]:
-    scorer = ScorerApp(ocr or FakeOcr(), threads=2)
+def scorer_app(ocr: FakeOcr | None = None, default_engine: str = "rapidocr") -> Iterator[Running]:
+    engines: dict[str, FakeOcr] = {}
+
+    def ocr_for(engine: str) -> FakeOcr:
+        return engines.setdefault(engine, ocr or FakeOcr())
+
+    scorer = ScorerApp(ocr_for, 2, default_engine)
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(scorer.app(), access_log=None)
     with socket.socket() as sock:
@@ -47,7 +59,7 @@ def scorer_app(ocr: FakeOcr | None = None) -> Iterator[Running]:
     thread.start()
     asyncio.run_coroutine_threadsafe(start(), loop).result(10)
     try:
-        yield Running(scorer, f"http://127.0.0.1:{port}", loop)
+        yield Running(scorer, f"http://127.0.0.1:{port}", loop, engines)
     finally:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)

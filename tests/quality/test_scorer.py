@@ -15,6 +15,7 @@ from imagerollout.quality.scorer import (
     result_to_json,
 )
 from imagerollout.quality.scorer_client import RemoteScorer, ScorerUnavailableError, encode_job
+from tests.e2e.helpers import wait_for
 from tests.quality.render import render_scene
 from tests.quality.scorer_servers import FakeOcr, scorer_app
 
@@ -89,6 +90,7 @@ def test_the_server_refuses_bad_input_with_the_reason() -> None:
             (b"[]", "JSON object"),
             (json.dumps({"baseline": "not base64!"}).encode(), "not an image"),
             (json.dumps({"expectedText": 3}).encode(), "expectedText"),
+            (json.dumps({"ocrEngine": "easyocr"}).encode(), "'easyocr'"),
         ):
             request = urllib.request.Request(running.url + "/v1/score", data=body, method="POST")
             with pytest.raises(urllib.request.HTTPError) as refused:
@@ -101,3 +103,13 @@ def test_the_server_refuses_bad_input_with_the_reason() -> None:
         )
         with pytest.raises(urllib.request.HTTPError, match="400"):
             urllib.request.urlopen(request, timeout=30)
+
+
+def test_the_scorer_reads_with_the_engine_the_rollout_names() -> None:
+    with scorer_app(default_engine="rapidocr") as running:
+        RemoteScorer(lambda: [running.url], ocr_engine="tesseract").score(jobs(2))
+        assert running.engines["tesseract"].images == 4
+        wait_for(lambda: running.scorer.ready, 10, description="the scorer warmed up")
+        warmed = running.engines["rapidocr"].images  # the readiness warm-up uses the default
+        RemoteScorer(lambda: [running.url]).score(jobs(1))  # no engine named: the default
+        assert running.engines["rapidocr"].images == warmed + 2

@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 
 from imagerollout import GROUP
+from imagerollout.api.ocr_settings import DEFAULT_ENGINE
 from imagerollout.controller.leader import AlwaysLeader, Leader, LeaseLeader
 from imagerollout.controller.notifications import Notifications, parse_secret_ref
 from imagerollout.controller.runtime import Controller
@@ -76,7 +77,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     settings.watching.server_timeout = 120
     load_config()
-    samplers = SamplerRegistry(_scorer(), None if scorer_service else _in_process_scorers())
+    per_engine = _remote_scorers() if scorer_service else _in_process_scorers()
+    samplers = SamplerRegistry(per_engine(DEFAULT_ENGINE.value), per_engine)
     metrics = OperatorMetrics()
     secret = os.environ.get(NOTIFIERS_SECRET_ENV)
     notifications = Notifications(Kube(), parse_secret_ref(secret) if secret else None, metrics)
@@ -99,14 +101,21 @@ def _in_process_scorers() -> Callable[[str], Scorer]:
     return for_engine
 
 
-def _scorer() -> Scorer:
-    if scorer_service is None:
-        return InProcessScorer(LazyOcrPool(workers=OCR_WORKERS))
+def _remote_scorers() -> Callable[[str], Scorer]:
+    """One client per engine, on the same endpoints: the scorer runs the rollout's engine."""
+    assert scorer_service is not None
     where = scorer_service
     slices = EndpointSliceWatch(where.namespace, where.name, where.port_name)
     slices.start()
     log.info("scoring on %s/%s: %s", where.namespace, where.name, slices.ready() or "none ready")
-    return RemoteScorer(slices.ready)
+    clients: dict[str, Scorer] = {}
+
+    def for_engine(engine: str) -> Scorer:
+        if engine not in clients:
+            clients[engine] = RemoteScorer(slices.ready, ocr_engine=engine)
+        return clients[engine]
+
+    return for_engine
 
 
 def _leader() -> Leader:

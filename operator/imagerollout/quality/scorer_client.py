@@ -32,7 +32,7 @@ class ScorerUnavailableError(Exception):
     """No endpoint scored a pair within the retry budget."""
 
 
-def encode_job(job: PairJob) -> bytes:
+def encode_job(job: PairJob, ocr_engine: str | None = None) -> bytes:
     def image(value: Image.Image | None) -> str | None:
         return base64.b64encode(png_bytes(value)).decode() if value is not None else None
 
@@ -41,6 +41,8 @@ def encode_job(job: PairJob) -> bytes:
         "canary": image(job.canary),
         "expectedText": job.expected_text,
     }
+    if ocr_engine is not None:  # the rollout's spec.analysis.ocr.engine; else the scorer's default
+        body["ocrEngine"] = ocr_engine
     return json.dumps(body).encode()
 
 
@@ -52,7 +54,9 @@ class RemoteScorer:
         give_up_s: float = 120,
         pause_s: float = 0.5,
         concurrency: int = 16,
+        ocr_engine: str | None = None,
     ) -> None:
+        self.ocr_engine = ocr_engine
         self.endpoints = endpoints  # base URLs of the ready endpoints, e.g. from EndpointSlices
         self.timeout = urllib3.Timeout(connect=min(5.0, timeout_s), read=timeout_s)
         self.give_up_s, self.pause_s = give_up_s, pause_s
@@ -65,7 +69,7 @@ class RemoteScorer:
     def score(self, jobs: Sequence[PairJob]) -> list[PairResult]:
         with self._lock:
             turn = next(self._turn) * len(jobs)
-        bodies = [encode_job(job) for job in jobs]
+        bodies = [encode_job(job, self.ocr_engine) for job in jobs]
         futures = [self._pool.submit(self._one, body, turn + i) for i, body in enumerate(bodies)]
         return [future.result() for future in futures]
 

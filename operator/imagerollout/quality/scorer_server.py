@@ -19,18 +19,23 @@ import binascii
 import io
 import json
 import logging
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
+from imagerollout.api.ocr_settings import DEFAULT_ENGINE, OcrEngineName
 from imagerollout.quality.endpoint import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
-from imagerollout.quality.ocr import OcrPool
+from imagerollout.quality.ocr import OcrPool, engine_factory
 from imagerollout.quality.scorer import PairJob, TextScorer, result_to_json, score_jobs
 
 log = logging.getLogger(__name__)
 READY_PROBE = (1, 1)
+OCR_ENGINES = tuple(engine.value for engine in OcrEngineName)
 
 
 class BadRequestError(ValueError):
@@ -53,6 +58,13 @@ def decode_image(value: object) -> Image.Image | None:
     return image.convert("RGB")
 
 
+def decode_engine(raw: dict[str, Any], default: str) -> str:
+    engine = raw.get("ocrEngine", default)
+    if engine not in OCR_ENGINES:
+        raise BadRequestError(f"ocrEngine must be one of {', '.join(OCR_ENGINES)}: {engine!r}")
+    return str(engine)
+
+
 def decode_job(raw: object) -> PairJob:
     if not isinstance(raw, dict):
         raise BadRequestError("the body must be a JSON object")
@@ -63,8 +75,13 @@ def decode_job(raw: object) -> PairJob:
 
 
 class ScorerApp:
-    def __init__(self, ocr: TextScorer, threads: int) -> None:
-        self.ocr = ocr
+    """`ocr_for` gives the text scorer of an engine name; `default_engine` serves requests that
+    name none."""
+
+    def __init__(
+        self, ocr_for: Callable[[str], TextScorer], threads: int, default_engine: str
+    ) -> None:
+        self.ocr_for, self.default_engine = ocr_for, default_engine
         self.ready = False
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="score")
         self.registry = CollectorRegistry()
@@ -84,13 +101,15 @@ class ScorerApp:
 
     async def score(self, request: web.Request) -> web.Response:
         try:
-            job = decode_job(await request.json())
+            raw = await request.json()
+            job = decode_job(raw)
+            ocr = self.ocr_for(decode_engine(raw, self.default_engine))
         except (BadRequestError, json.JSONDecodeError) as error:
             self.errors.inc()
             return web.json_response({"error": str(error)}, status=400)
         loop = asyncio.get_running_loop()
         try:
-            (result,) = await loop.run_in_executor(self._threads, score_jobs, [job], self.ocr)
+            (result,) = await loop.run_in_executor(self._threads, score_jobs, [job], ocr)
         except Exception as error:  # a broken OCR pool: the client retries elsewhere
             self.errors.inc()
             log.exception("scoring failed")
@@ -115,7 +134,7 @@ class ScorerApp:
         image = Image.new("RGB", READY_PROBE, "white")
 
         def warm() -> None:
-            score_jobs([PairJob(image, image, "A")], self.ocr)
+            score_jobs([PairJob(image, image, "A")], self.ocr_for(self.default_engine))
             self.ready = True
 
         loop.run_in_executor(self._threads, warm)
@@ -123,10 +142,19 @@ class ScorerApp:
 
 def serve(address: str, ocr_workers: int) -> int:
     host, _, port = address.rpartition(":")
-    ocr = OcrPool(workers=ocr_workers)
+    pools: dict[str, OcrPool] = {}  # one pool per engine that a rollout asks for, made on demand
+    lock = threading.Lock()
+
+    def ocr_for(engine: str) -> TextScorer:
+        with lock:
+            if engine not in pools:
+                pools[engine] = OcrPool(ocr_workers, engine_factory(engine))
+            return pools[engine]
+
     try:
-        app = ScorerApp(ocr, threads=max(2, ocr_workers * 2)).app()
+        app = ScorerApp(ocr_for, max(2, ocr_workers * 2), DEFAULT_ENGINE.value).app()
         web.run_app(app, host=host or "0.0.0.0", port=int(port), access_log=None, print=None)
     finally:
-        ocr.close()
+        for pool in pools.values():
+            pool.close()
     return 0
