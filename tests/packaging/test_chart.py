@@ -21,6 +21,7 @@ VALUE_SETS: dict[str, dict[str, str]] = {
     "service-monitor": {"serviceMonitor.enabled": "true", "serviceMonitor.labels": '{"r": "p"}'},
     "ha": {"replicaCount": "3", "leaderElection.leaseDurationSeconds": "10"},
     "notifications": {"notifications.secretName": '"notifiers"'},
+    "reports": {"reports.baseURL": '"https://imagerollout.example"'},
     "scorer-with-hpa": {"scorer.enabled": "true", "scorer.autoscaling.enabled": "true"},
     "pinned-digest-and-claim": {
         "image.digest": '"sha256:' + "a" * 64 + '"',
@@ -176,6 +177,13 @@ def test_quality_gate_settings_reach_the_operator() -> None:
     assert "IMAGEROLLOUT_ENDPOINT_ALLOWLIST" not in defaults  # only the in-cluster Services
 
 
+def test_the_report_base_url_reaches_the_operator_only_when_set() -> None:
+    values = {"reports.baseURL": '"https://imagerollout.example/ops"'}
+    env = {e["name"]: e.get("value") for e in container(render("ir", "ops", values))["env"]}
+    assert env["IMAGEROLLOUT_REPORT_BASE_URL"] == "https://imagerollout.example/ops"
+    assert "IMAGEROLLOUT_REPORT_BASE_URL" not in {e["name"] for e in container(render())["env"]}
+
+
 def test_the_notifiers_secret_reaches_the_operator_with_get_on_that_secret_only() -> None:
     manifests = render("ir", "ops", {"notifications.secretName": '"notifiers"'})
     args = container(manifests)["args"]
@@ -303,6 +311,7 @@ def test_the_scorer_autoscales_on_cpu_when_asked() -> None:
         ({"health.port": '"8080"'}, "port"),
         ({"watchNamespaces": '["Not_A_Namespace"]'}, "watchNamespaces"),
         ({"notifications.secretName": '"Not/A/Secret"'}, "secretName"),
+        ({"reports.baseURL": '"imagerollout.example"'}, "baseURL"),  # no scheme
         ({"image.digest": '"latest"'}, "digest"),
         ({"resources.limits.memory": '"lots"'}, "memory"),
         ({"qualityGates.endpointAllowlist": '["a,b"]'}, "endpointAllowlist"),
