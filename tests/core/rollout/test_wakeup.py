@@ -3,14 +3,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from imagerollout.api.v1alpha1 import Phase
+from imagerollout.core import reasons as R
 from imagerollout.core.rollout.decide import decide
-from imagerollout.core.rollout.wakeup import MARGIN, SAMPLER_POLL, next_wakeup
+from imagerollout.core.rollout.wakeup import MARGIN, ROUTING_ERROR_POLL, SAMPLER_POLL, next_wakeup
 from tests.core.builders import (
     CANARY_IMAGE,
     NOW,
     SPEC,
     ago,
     at,
+    cond,
     deployment,
     initialized,
     make_obs,
@@ -61,3 +63,12 @@ def test_decide_returns_the_wakeup_of_the_status_it_decided() -> None:
     assert decision.status.current_step_index == 1
     assert decision.wake_at == NOW + timedelta(seconds=30) + MARGIN
     assert SAMPLER_POLL > MARGIN
+
+
+def test_a_routing_error_is_looked_at_again_whatever_the_phase() -> None:
+    # The broken object may be one the operator reads live (a VirtualService), not watches.
+    broken = cond(R.INVALID_SPEC, True, R.TRAFFIC_ROUTING_ERROR)
+    for before in (initialized(), rolling(0, 5, step_started_at=ago(1))):
+        kept = [c for c in before.conditions if c.type != R.INVALID_SPEC]
+        status = before.model_copy(update={"conditions": [*kept, broken]})
+        assert next_wakeup(SPEC, status, NOW) == NOW + ROUTING_ERROR_POLL

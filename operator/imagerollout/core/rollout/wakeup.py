@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from imagerollout.api.v1alpha1 import Phase, RolloutSpec, RolloutStatus
+from imagerollout.core import reasons as R
 from imagerollout.core.durations import parse_duration, parse_time
 from imagerollout.core.metrics.gating import window_opened
+from imagerollout.core.rollout.conditions import find
 
 # The sampler judges pairs, and gate webhooks answer, on other threads; while they may, their
 # state is read this often.
@@ -19,10 +21,15 @@ SAMPLER_POLL = timedelta(seconds=1)
 # Deadlines compare with ">" on parsed times; waking a little after makes the first pass count.
 MARGIN = timedelta(milliseconds=5)
 RUNNING = (Phase.PROGRESSING, Phase.PAUSED, Phase.PROMOTING)
+# A routing error may be fixed in an object the operator reads live rather than watches (an
+# Istio VirtualService, a DestinationRule, an InferencePool): look again this often.
+ROUTING_ERROR_POLL = timedelta(seconds=2)
 
 
 def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> datetime | None:
     """The earliest moment a pass may decide something new by time alone; None: never."""
+    if _routing_error(status):
+        return now + ROUTING_ERROR_POLL
     if status.phase not in RUNNING:
         return None
     times = [t for t in (_pause_end(spec, status), _deadline(spec, status)) if t is not None]
@@ -52,3 +59,12 @@ def _deadline(spec: RolloutSpec, status: RolloutStatus) -> datetime | None:
     if status.blocked_since is None:
         return None
     return parse_time(status.blocked_since) + parse_duration(spec.progress_deadline)
+
+
+def _routing_error(status: RolloutStatus) -> bool:
+    invalid = find(status.conditions, R.INVALID_SPEC)
+    return (
+        invalid is not None
+        and invalid.status == "True"
+        and invalid.reason == R.TRAFFIC_ROUTING_ERROR
+    )
