@@ -166,12 +166,15 @@ def _kubeconfig_for(image: Image, cluster: Cluster) -> Path:
     return path
 
 
-def _env_value(entry: dict[str, Any], pod_name: str) -> str:
-    """A container env entry's value; the downward API's metadata.name is `pod_name`."""
+def _env_value(entry: dict[str, Any], pod: dict[str, str]) -> str:
+    """A container env entry's value; the downward API's metadata fields come from `pod`."""
     if "value" in entry:
         return str(entry["value"])
-    assert entry["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}, entry
-    return pod_name
+    (field,) = entry["valueFrom"].values()
+    path = field["fieldPath"]
+    field_name = path.removeprefix("metadata.")
+    assert field_name in pod, entry
+    return pod[field_name]
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> None:
@@ -203,7 +206,9 @@ def test_the_entrypoint_runs_the_operator_with_the_charts_arguments(
     env = {
         **image.env,
         **{
-            e["name"]: _env_value(e, pod_name="ir-imagerollout-5d4f8b7c9-x2x7q")
+            e["name"]: _env_value(
+                e, {"name": "ir-imagerollout-5d4f8b7c9-x2x7q", "namespace": namespace}
+            )
             for e in container["env"]
         },
         "KUBECONFIG": str(_kubeconfig_for(image, cluster)),
