@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from typing import Any
 
 from imagerollout.core.observations import Backend, CapabilityRoute
-from imagerollout.providers.traffic.gateway_api import GatewayAPIRouter
+from imagerollout.providers.traffic.gateway_api import API_VERSION, PLURAL, GatewayAPIRouter
+from tests.providers.traffic.store import FakeStore, Object
 
-Object = dict[str, Any]
 USER_RULES: list[Object] = [
     {
         "matches": [{"path": {"type": "PathPrefix", "value": "/v1/images"}}],
@@ -31,37 +29,24 @@ TYPOGRAPHY = CapabilityRoute(
 )
 
 
-class Store:
-    def __init__(self, route: Object | None) -> None:
-        self.route, self.writes = route, 0
-
-    def get_object(self, api_version: str, plural: str, namespace: str, name: str) -> Object | None:
-        return copy.deepcopy(self.route)
-
-    def update_object(
-        self,
-        api_version: str,
-        plural: str,
-        namespace: str,
-        name: str,
-        mutate: Callable[[Object], bool],
-    ) -> None:
-        obj = copy.deepcopy(self.route)
-        assert obj is not None
-        if mutate(obj):
-            self.route, self.writes = obj, self.writes + 1
+def route_of(store: FakeStore) -> Object:
+    return store.objects[(API_VERSION, PLURAL, "ns", "m")]
 
 
-def router() -> tuple[GatewayAPIRouter, Store]:
-    store = Store({"spec": {"rules": copy.deepcopy(USER_RULES)}})
+def router() -> tuple[GatewayAPIRouter, FakeStore]:
+    store = FakeStore()
+    store.put(
+        API_VERSION,
+        PLURAL,
+        {"metadata": {"name": "m"}, "spec": {"rules": copy.deepcopy(USER_RULES)}},
+    )
     return GatewayAPIRouter(store, "ns", "m", "m-primary", "m-canary"), store
 
 
 def test_a_capability_rule_goes_above_the_users_rules_with_their_matches_and_filters() -> None:
     gateway, store = router()
     gateway.route_capabilities([TYPOGRAPHY])
-    assert store.route is not None
-    rules = store.route["spec"]["rules"]
+    rules = route_of(store)["spec"]["rules"]
     assert rules[1:] == USER_RULES
     assert rules[0]["name"] == "imagerollout-typography"
     assert rules[0]["matches"] == [
@@ -80,7 +65,7 @@ def test_rewriting_the_same_rules_writes_nothing_and_an_empty_list_removes_them(
     gateway.route_capabilities([TYPOGRAPHY])
     assert store.writes == 1
     gateway.route_capabilities([])
-    assert store.route == {"spec": {"rules": USER_RULES}}
+    assert route_of(store)["spec"] == {"rules": USER_RULES}
     assert gateway.observe_capabilities() == ()
 
 
@@ -93,8 +78,7 @@ def test_weights_move_only_in_the_users_rules() -> None:
     )
     gateway.route_capabilities([following])
     gateway.set_weight(25)
-    assert store.route is not None
-    rules = store.route["spec"]["rules"]
+    rules = route_of(store)["spec"]["rules"]
     assert [b["weight"] for b in rules[0]["backendRefs"]] == [100, 0], "the plan sets ours"
     assert [b["weight"] for b in rules[1]["backendRefs"]] == [75, 25]
     assert gateway.observe().canary_weight == 25
