@@ -120,9 +120,23 @@ def capability(name: str = "typography", **fields: Any) -> dict[str, Any]:
 
 INVALID = [
     Invalid(
-        "capabilities-without-header-routing",
+        "capabilities-with-a-replica-split",
         {"capabilities": [capability()], "trafficRouting": {"replicas": {}}},
-        ("spec.capabilities", "spec.capabilities needs trafficRouting.gatewayAPI"),
+        (
+            "spec.capabilities",
+            "spec.capabilities needs trafficRouting.gatewayAPI or trafficRouting.istio, got "
+            "trafficRouting.replicas: a replica split sends every request to one Service",
+        ),
+    ),
+    Invalid(
+        "capabilities-with-inference-pools",
+        {
+            "capabilities": [capability()],
+            "trafficRouting": {
+                "inferencePool": {"httpRoute": {"name": "r"}, "primaryPool": "a", "canaryPool": "b"}
+            },
+        },
+        ("spec.capabilities", "got trafficRouting.inferencePool: a pinned capability would need"),
     ),
     Invalid(
         "weight-0",
@@ -883,6 +897,13 @@ MISTAKES = [
 ]
 
 VALID_EDGES = {
+    "capabilities-on-istio": (
+        {
+            "capabilities": [capability()],
+            "trafficRouting": {"istio": {"virtualService": {"name": "vs"}}},
+        },
+        NAME,
+    ),
     "capabilities-pin-stable-and-specialist": (
         {
             "capabilities": [

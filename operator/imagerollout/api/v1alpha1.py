@@ -367,12 +367,20 @@ REPLICAS_STAGE0_RULE = cel(
 )
 
 
-# Header rules exist for Gateway API HTTPRoutes with Service backends only (docs/capabilities.md).
+# Header rules exist for Gateway API HTTPRoutes with Service backends and for Istio
+# VirtualServices (docs/capabilities.md). A replica split has one Service, which cannot route by
+# header; an InferencePool route would need a fallback pool with its own endpoint picker.
+_ROUTING = "self.trafficRouting"
 CAPABILITY_ROUTER = cel(
     "!has(self.capabilities) || size(self.capabilities) == 0 || "
-    "has(self.trafficRouting.gatewayAPI)",
-    "spec.capabilities needs trafficRouting.gatewayAPI: only its HTTPRoute gets header rules "
-    "(istio, inferencePool and replicas do not route by capability yet)",
+    f"has({_ROUTING}.gatewayAPI) || has({_ROUTING}.istio)",
+    "spec.capabilities needs trafficRouting.gatewayAPI or trafficRouting.istio: only they "
+    "route requests by header",
+    "'spec.capabilities needs trafficRouting.gatewayAPI or trafficRouting.istio, got ' + "
+    f"(has({_ROUTING}.replicas) ? 'trafficRouting.replicas: a replica split sends every "
+    "request to one Service, which cannot route by header' : 'trafficRouting.inferencePool: "
+    "a pinned capability would need a fallback InferencePool with its own endpoint picker, "
+    "which the operator does not run')",
     field_path=".capabilities",
 )
 

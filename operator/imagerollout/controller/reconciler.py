@@ -88,7 +88,17 @@ def router_for(kube: Kube, spec: RolloutSpec, namespace: str, name: str) -> Traf
         subsets = Subsets(rule.name, rule.primary_subset, rule.canary_subset) if rule else None
         virtual_service = istio.virtual_service
         routes = tuple(virtual_service.routes)
-        return IstioRouter(kube, namespace, virtual_service.name, primary, canary, routes, subsets)
+        return IstioRouter(
+            kube,
+            namespace,
+            virtual_service.name,
+            primary,
+            canary,
+            routes,
+            subsets,
+            rollout=name,
+            port=spec.service.port,
+        )
     if routing.replicas is not None:
         service = routing.replicas.service
         return ReplicaRouter(
@@ -101,7 +111,12 @@ def capability_router(router: TrafficRouter) -> CapabilityRouter | None:
     """The provider's header routing for spec.capabilities, if it has one."""
     if isinstance(router, GatewayAPIRouter) and router.backend == SERVICE:
         return router
-    return None  # Istio and InferencePool header rules: not yet
+    if isinstance(router, IstioRouter):
+        return router
+    # InferencePool: a fallback would be a Service beside the pools, outside their endpoint
+    # picker (docs/capabilities.md); replicas: one Service cannot route by header. The CRD
+    # refuses both, so this is reached only by a rollout admitted before that rule.
+    return None
 
 
 def reconcile(

@@ -30,7 +30,7 @@ from imagerollout.core.rollout.draft import Draft
 from imagerollout.core.rollout.revision import canary_service, fallback_service, primary_service
 
 Planned = tuple[CapabilityRoute, CapabilityStatus]
-UNSUPPORTED = "spec.capabilities needs a traffic provider that routes by header (gatewayAPI)"
+UNSUPPORTED = "spec.capabilities needs a traffic provider that routes by header: gatewayAPI, istio"
 
 
 def route_capabilities(spec: RolloutSpec, d: Draft, obs: Observations) -> None:
@@ -178,10 +178,9 @@ def _plan(spec: RolloutSpec, status: RolloutStatus, obs: Observations, c: Capabi
 
 def _as_observed(wanted: Sequence[CapabilityRoute], observed: Sequence[CapabilityRoute]) -> bool:
     """The route has these rules in this order (a rule's matches may carry the user's own
-    headers before the capability's)."""
+    headers too, and a provider may list them in its own order: Istio's are a map)."""
     return len(wanted) == len(observed) and all(
-        (w.name, w.backends) == (o.name, o.backends)
-        and o.headers[len(o.headers) - len(w.headers) :] == w.headers
+        (w.name, w.backends) == (o.name, o.backends) and set(w.headers) <= set(o.headers)
         for w, o in zip(wanted, observed, strict=True)
     )
 

@@ -5,20 +5,31 @@ A managed route is an HTTP route (spec.http[]) whose destinations include both a
 primary and canary subsets. Only their `weight` changes; other routes, matches, retries,
 headers and destinations stay as the user wrote them. `routes` narrows the managed routes
 to those named, as Argo Rollouts' virtualService.routes does.
+
+Capabilities: one HTTP route per capability, named `imagerollout-<rollout>.<capability>` (a
+capability name has no dot, so two rollouts sharing a VirtualService never claim each other's
+routes), placed above the user's routes: Istio takes the first route that matches. It copies
+the weighted route's matches (each with the capability's headers added) and everything else
+but its destinations (retries, headers, rewrite...), and routes to the plan's backends: an arm
+as the weighted route spells it (host, port, subset), any other Service (a fallback, a
+specialist) by its name and port.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from imagerollout.core.observations import RouteView
+from imagerollout.core.observations import Backend, CapabilityRoute, RouteView
 from imagerollout.providers.traffic.router import Object, ObjectStore
 
 API_VERSION = "networking.istio.io/v1"
 VIRTUAL_SERVICES = "virtualservices"
 DESTINATION_RULES = "destinationrules"
 PRIMARY, CANARY = "primary", "canary"
+ROUTE_PREFIX = "imagerollout-"
 
 
 class RoutingError(LookupError):
@@ -41,6 +52,8 @@ class IstioRouter:
     canary_service: str
     routes: tuple[str, ...] = ()
     subsets: Subsets | None = None
+    rollout: str = ""  # names the capability routes
+    port: int = 0  # spec.service.port: the plan's port for the two arms
 
     def observe(self) -> RouteView:
         try:
@@ -70,6 +83,102 @@ class IstioRouter:
             API_VERSION, VIRTUAL_SERVICES, self.namespace, self.virtual_service, mutate
         )
 
+    def observe_capabilities(self) -> tuple[CapabilityRoute, ...]:
+        obj = self.store.get_object(
+            API_VERSION, VIRTUAL_SERVICES, self.namespace, self.virtual_service
+        )
+        try:
+            arms = self._arms()
+        except RoutingError:  # observe() reports it, and nothing is routed until it is fixed
+            return ()
+        http = (obj or {}).get("spec", {}).get("http") or []
+        return tuple(self._capability_route(r, arms) for r in http if self._ours(r))
+
+    def route_capabilities(self, routes: Sequence[CapabilityRoute]) -> None:
+        arms = self._arms()
+
+        def mutate(obj: Object) -> bool:
+            spec = obj.setdefault("spec", {})
+            http = spec.get("http") or []
+            ours = []
+            if routes:
+                template = self._managed(obj, arms)
+                ours = [self._capability_http(route, template, arms) for route in routes]
+            wanted = ours + [r for r in http if not self._ours(r)]
+            if http == wanted:
+                return False
+            spec["http"] = wanted
+            return True
+
+        self.store.update_object(
+            API_VERSION, VIRTUAL_SERVICES, self.namespace, self.virtual_service, mutate
+        )
+
+    def _ours(self, route: dict[str, Any]) -> bool:
+        name = str(route.get("name", ""))
+        return name.startswith(ROUTE_PREFIX) and name.rpartition(".")[0] == self._prefix()
+
+    def _prefix(self) -> str:
+        return f"{ROUTE_PREFIX}{self.rollout}"
+
+    def _capability_http(
+        self,
+        route: CapabilityRoute,
+        template: list[dict[str, Any]],
+        arms: dict[tuple[str, str], str],
+    ) -> dict[str, Any]:
+        """The weighted route's matches with the capability's headers, its other fields, and
+        the plan's destinations."""
+        headers = {name: {"exact": value} for name, value in route.headers}
+        matches = [m for r in template for m in (r.get("match") or [{}])]
+        spelled = {
+            arms[k]: d["destination"] for d in _dests(template[0]) if (k := self._k(d)) in arms
+        }
+        by_service = {self.primary_service: spelled[PRIMARY], self.canary_service: spelled[CANARY]}
+        kept = {k: v for k, v in template[0].items() if k not in ("name", "match", "route")}
+        return {
+            "name": f"{self._prefix()}.{route.name}",
+            "match": [{**m, "headers": {**m.get("headers", {}), **headers}} for m in matches],
+            **copy.deepcopy(kept),
+            "route": [
+                {
+                    "destination": copy.deepcopy(by_service.get(b.service))
+                    or {"host": b.service, "port": {"number": b.port}},
+                    "weight": b.weight,
+                }
+                for b in route.backends
+            ],
+        }
+
+    def _capability_route(
+        self, route: dict[str, Any], arms: dict[tuple[str, str], str]
+    ) -> CapabilityRoute:
+        first = (route.get("match") or [{}])[0]
+        headers = tuple(
+            sorted(
+                (str(n), str(m["exact"]))
+                for n, m in first.get("headers", {}).items()
+                if "exact" in m
+            )
+        )
+        services = {PRIMARY: self.primary_service, CANARY: self.canary_service}
+        dests = _dests(route)
+        backends = []
+        for d in dests:
+            arm = arms.get(self._k(d))
+            destination = d.get("destination") or {}
+            weight = int(d.get("weight", 100 if len(dests) == 1 else 0))
+            if arm is not None:
+                backends.append(Backend(services[arm], self.port, weight))
+            else:
+                port = int((destination.get("port") or {}).get("number", 0))
+                backends.append(Backend(self._k(d)[0], port, weight))
+        name = str(route["name"])[len(self._prefix()) + 1 :]
+        return CapabilityRoute(name, headers, tuple(backends))
+
+    def _k(self, dest: dict[str, Any]) -> tuple[str, str]:
+        return _key(dest, self.namespace)
+
     def _get(self, plural: str, name: str, kind: str) -> Object:
         obj = self.store.get_object(API_VERSION, plural, self.namespace, name)
         if obj is None:
@@ -94,7 +203,11 @@ class IstioRouter:
         return {(host, self.subsets.primary): PRIMARY, (host, self.subsets.canary): CANARY}
 
     def _managed(self, obj: Object, arms: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
-        http: list[dict[str, Any]] = obj.get("spec", {}).get("http") or []
+        http = [
+            r
+            for r in obj.get("spec", {}).get("http") or []
+            if not str(r.get("name", "")).startswith(ROUTE_PREFIX)  # an operator's
+        ]
         chosen = http
         if self.routes:
             names = {route.get("name") for route in http}
