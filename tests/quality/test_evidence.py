@@ -233,3 +233,44 @@ def test_trajectory_rows_are_appended_and_a_torn_line_is_skipped(tmp_path: Path)
     samples = read_samples(directory)
     assert list(samples) == [0]
     assert samples[0]["baseline"]["ocrText"] == "OPEN"
+
+
+def test_a_line_torn_by_a_crash_does_not_swallow_the_next_append(tmp_path: Path) -> None:
+    from imagerollout.quality.evidence import TRAJECTORY, read_trajectory
+
+    store = EvidenceStore(tmp_path, retain_rollouts=2)
+    store.append_trajectory("ns/r", [{"samples": 8, "gate": "text"}])
+    directory = store.rollout_dir("ns/r")
+    with (directory / TRAJECTORY).open("a") as out:
+        out.write('{"samples": 16, "ga')  # SIGKILL mid-write
+    store.append_trajectory("ns/r", [{"samples": 16, "gate": "text"}])  # the restarted sampler
+    assert [r["samples"] for r in read_trajectory(directory)] == [8, 16]
+    lines = (directory / TRAJECTORY).read_text().splitlines()
+    assert lines[1] == '{"samples": 16, "ga'  # ended by a newline, skipped on read
+    assert json.loads(lines[2]) == {"samples": 16, "gate": "text"}
+
+
+def test_a_resumed_sampler_leaves_one_row_per_gate_and_sample_count(tmp_path: Path) -> None:
+    from imagerollout.quality.evidence import read_trajectory
+
+    def rows(plan_index: int, samples: int, effect: float) -> list[dict[str, Any]]:
+        return [
+            {"planIndex": plan_index, "gate": g, "samples": samples, "effect": effect}
+            for g in ("text", "clip")
+        ]
+
+    store = EvidenceStore(tmp_path, retain_rollouts=2)
+    for batch in (1, 2, 3):  # progress reached status up to plan index 8 only
+        store.append_trajectory("ns/r", rows(4 * batch, 4 * batch, 0.1))
+    store.append_trajectory("ns/r", rows(8, 8, 0.2))  # a re-pass after a restart, same batch
+    resumed = EvidenceStore(tmp_path, retain_rollouts=2)  # a new process resumes at 8
+    resumed.forget_from("ns/r", 8)
+    directory = resumed.rollout_dir("ns/r")
+    assert [(r["gate"], r["samples"], r["effect"]) for r in read_trajectory(directory)] == [
+        ("text", 4, 0.1),
+        ("clip", 4, 0.1),
+        ("text", 8, 0.2),  # the last written
+        ("clip", 8, 0.2),
+    ]
+    resumed.append_trajectory("ns/r", rows(12, 12, 0.3))  # the redone batch, new bounds
+    assert [r["effect"] for r in read_trajectory(directory) if r["samples"] == 12] == [0.3, 0.3]

@@ -8,6 +8,11 @@ Layout under the root (a path or a PVC mount):
     <root>/<rollout dir>/trajectory.jsonl            each gate's bounds after each batch (a line
                                                      per gate), for the report's plots
 
+Safe across SIGKILLs, re-passes and restarts: a record is written to a temporary file and
+renamed into place; trajectory lines are appended with one write and an fsync, after a newline
+that ends a line torn by a crash; a resumed sampler drops the lines of batches beyond its plan
+index (`forget_from`), and `read_trajectory` keeps one line per gate and sample count.
+
 `read_pairs` reads a rollout dir back, for `imagerollout judge --replay`.
 
 Retention is bounded twice: only the `retain_rollouts` most recently written rollout dirs are
@@ -103,11 +108,14 @@ class EvidenceStore:
             return f"{rollout.path.name}/{stem}.json"
 
     def append_trajectory(self, rollout_key: str, rows: list[dict[str, JsonValue]]) -> None:
-        """Append the gates' bounds after a batch (one JSON line each). Raises OSError."""
+        """Append the gates' bounds after a batch (one JSON line each). Raises OSError.
+
+        Rows carrying `planIndex` (the sampler's plan index after the batch) are dropped by
+        forget_from when a resumed sampler redoes that batch."""
+        data = "".join(json.dumps(row, allow_nan=False) + "\n" for row in rows).encode()
         with self._lock:
             rollout = self._open(rollout_key)
-            with (rollout.path / TRAJECTORY).open("a", encoding="utf-8") as out:
-                out.writelines(json.dumps(row, allow_nan=False) + "\n" for row in rows)
+            _append_lines(rollout.path / TRAJECTORY, data)
 
     def forget_from(self, rollout_key: str, index: int) -> int:
         """Delete the samples numbered `index` and up; return how many.
@@ -125,6 +133,7 @@ class EvidenceStore:
                 _delete_sample(rollout.path, number)
             rollout.indexes = [n for n in rollout.indexes if n < index]
             rollout.next_index = {arm: min(n, index) for arm, n in rollout.next_index.items()}
+            _forget_trajectory(rollout.path / TRAJECTORY, index)
             return len(stale)
 
     def _write_image(self, directory: Path, stem: str, generation: Generation) -> str | None:
@@ -194,9 +203,17 @@ def read_samples(directory: Path) -> dict[int, dict[str, dict[str, JsonValue]]]:
 
 
 def read_trajectory(directory: Path) -> list[dict[str, JsonValue]]:
-    """The rows append_trajectory wrote; a torn last line (a crash mid-write) is skipped."""
+    """The rows append_trajectory wrote, one per gate and sample count (the last written: a
+    batch redone after a restart rewrites them); a torn line (a crash mid-write) is skipped."""
+    rows: dict[tuple[str, str], dict[str, JsonValue]] = {}
+    for row in _trajectory_rows(directory / TRAJECTORY):
+        rows[(str(row.get("gate")), str(row.get("samples")))] = row
+    return list(rows.values())
+
+
+def _trajectory_rows(path: Path) -> list[dict[str, JsonValue]]:
     try:
-        lines = (directory / TRAJECTORY).read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return []
     rows = []
@@ -208,6 +225,33 @@ def read_trajectory(directory: Path) -> list[dict[str, JsonValue]]:
         if isinstance(row, dict):
             rows.append(row)
     return rows
+
+
+def _append_lines(path: Path, data: bytes) -> None:
+    """One write, then fsync: a crash leaves at most one torn line, at the end. If an earlier
+    crash left one, a newline first ends it, so it cannot swallow the first new line."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _forget_trajectory(path: Path, index: int) -> None:
+    """Drop the rows of batches that ended beyond plan index `index` (never saved in status)."""
+    rows = _trajectory_rows(path)
+    kept = [row for row in rows if _plan_index(row) <= index]
+    if len(kept) < len(rows):
+        _write_atomic(path, "".join(json.dumps(row) + "\n" for row in kept).encode())
+
+
+def _plan_index(row: dict[str, JsonValue]) -> int:
+    value = row.get("planIndex")
+    return value if isinstance(value, int) else -1  # rows from before planIndex: kept
 
 
 def safe_key(rollout_key: str) -> str:

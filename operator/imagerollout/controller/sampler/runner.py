@@ -46,8 +46,11 @@ class SamplerConfig:
     scopes: Scopes = NO_SCOPES  # capabilities judged apart (core/quality/scopes.py)
 
 
-def trajectory_row(result: GateResult, limit: float | None) -> dict[str, JsonValue]:
+def trajectory_row(
+    result: GateResult, limit: float | None, plan_index: int
+) -> dict[str, JsonValue]:
     return {
+        "planIndex": plan_index,  # a sampler resumed before it drops the row (forget_from)
         "samples": result.samples,
         "gate": result.gate,
         "verdict": result.verdict.value,
@@ -165,11 +168,12 @@ class Sampler:
         store = self.config.evidence
         if store is None:
             return
+        state = self.state
         results, _ = evaluate(
-            self.config.analysis, self.state, self.strata, self._max_samples, self.config.scopes
+            self.config.analysis, state, self.strata, self._max_samples, self.config.scopes
         )
         limits = {g.name: effect_limit(g) for g in self._gates}
-        rows = [trajectory_row(r, limits.get(cell_gate(r.gate))) for r in results]
+        rows = [trajectory_row(r, limits.get(cell_gate(r.gate)), state.plan_index) for r in results]
         try:
             store.append_trajectory(self.config.key, rows)
         except OSError as error:
