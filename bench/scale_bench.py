@@ -17,8 +17,10 @@ routes, Deployments and rollouts until every rollout Succeeded. It prints, per N
 Every route event is checked: the two weights sum to 100, and each route walks
 0 -> 5 -> 25 -> 50 -> 100 -> 0 without skipping or repeating a step.
 
-`--soak K` instead runs the kill -9 soak: a few rollouts, the operator SIGKILLed K times at
-random moments and restarted, then the same walk checks and no rollout left stuck.
+`--soak K` instead runs the kill -9 soak (tests/e2e/soak.py, shared with the e2e test):
+rollouts walking round after round, a few aborted, the operator SIGKILLed K times at random
+moments and restarted; then every weight pair sums to 100, no walk skips a step or goes back
+(but to 0 on an abort), and no rollout is stuck. `--seed` replays a run.
 
     scripts/cluster-up.sh && .venv/bin/python bench/scale_bench.py [--sizes 100,250,500]
 """
@@ -46,54 +48,12 @@ from kubernetes import client, config, watch
 from urllib3.exceptions import ProtocolError
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.e2e import soak as soaking  # noqa: E402
+from tests.e2e.soak import GROUP, STEPS, VERSION, Object, deployment, rollout, route  # noqa: E402
+
 KUBECONFIG = ROOT / ".cache" / "cluster" / "kubeconfig"
-WEIGHTS = (5, 25, 50, 100)
-GROUP, VERSION = "imagerollout.dev", "v1alpha1"
-Object = dict[str, Any]
-
-
-# --- objects ---------------------------------------------------------------------------------
-def deployment(name: str) -> Object:
-    labels = {"app": name}
-    container = {"name": "model", "image": "registry.example/imagegen:v1"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
-        },
-    }
-
-
-def route(name: str) -> Object:
-    refs = [
-        {"name": f"{name}-primary", "port": 8080, "weight": 100},
-        {"name": f"{name}-canary", "port": 8080, "weight": 0},
-    ]
-    return {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "HTTPRoute",
-        "metadata": {"name": name},
-        "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": refs}]},
-    }
-
-
-def rollout(name: str, pause: str) -> Object:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ImageModelRollout",
-        "metadata": {"name": name},
-        "spec": {
-            "targetRef": {"name": name},
-            "service": {"port": 8080},
-            "trafficRouting": {"gatewayAPI": {"httpRoute": {"name": name}}},
-            "steps": [{"weight": w, "pause": {"duration": pause}} for w in WEIGHTS],
-            "progressDeadline": "10m",
-        },
-    }
+WEIGHTS = STEPS
 
 
 def ready_on(obj: Object, image: str) -> bool:
@@ -111,7 +71,7 @@ class Seen:
     """Times (monotonic) of what the watches saw, per rollout name."""
 
     weights: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
-    bad_sums: list[str] = field(default_factory=list)
+    pairs: list[tuple[str, soaking.Pair]] = field(default_factory=list)  # every route version
     canary_ready: dict[str, float] = field(default_factory=dict)
     primary_ready: dict[str, float] = field(default_factory=dict)
     succeeded: dict[str, float] = field(default_factory=dict)
@@ -120,12 +80,12 @@ class Seen:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def route(self, obj: Object) -> None:
-        name = obj["metadata"]["name"]
-        by = {b["name"]: int(b.get("weight", 1)) for b in obj["spec"]["rules"][0]["backendRefs"]}
-        primary, canary = by[f"{name}-primary"], by[f"{name}-canary"]
+        seen = soaking.route_pair(obj)
+        if seen is None:
+            return
+        name, (_, canary) = seen
         with self.lock:
-            if primary + canary != 100:
-                self.bad_sums.append(f"{name}: {primary}+{canary}")
+            self.pairs.append(seen)
             walk = self.weights.setdefault(name, [])
             if not walk or walk[-1][1] != canary:
                 walk.append((time.monotonic(), canary))
@@ -144,6 +104,10 @@ class Seen:
             self.phases[name] = phase
             if phase == "Succeeded" and self.weights.get(name, [(0, 0)])[-1][1] == 0:
                 self.succeeded.setdefault(name, time.monotonic())
+
+    def walks(self) -> dict[str, list[soaking.Pair]]:
+        with self.lock:
+            return soaking.by_route(self.pairs)
 
 
 class Watches:
@@ -185,6 +149,10 @@ class Operator:
         self.metrics_port = 0
 
     def start(self) -> None:
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
         import socket
 
         with socket.socket() as a, socket.socket() as b:
@@ -197,6 +165,8 @@ class Operator:
         args += ["--metrics-address", f"127.0.0.1:{self.metrics_port}"]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -290,10 +260,18 @@ class Cluster:
         return started
 
     def phases(self, namespace: str) -> list[str]:
+        return list(self.phases_by_name(namespace).values())
+
+    def phases_by_name(self, namespace: str) -> dict[str, str]:
         items = self.custom.list_namespaced_custom_object(
             GROUP, VERSION, namespace, "imagemodelrollouts"
         )["items"]
-        return [(i.get("status") or {}).get("phase", "") for i in items]
+        return {i["metadata"]["name"]: (i.get("status") or {}).get("phase", "") for i in items}
+
+    def abort(self, namespace: str, name: str) -> None:
+        self.custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, "imagemodelrollouts", name, {"status": {"abort": True}}
+        )
 
     def wait_phases(self, namespace: str, phase: str, count: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -316,14 +294,16 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def walk_problems(seen: Seen, names: list[str], rounds: int = 1) -> list[str]:
-    expected = [0, *[*WEIGHTS, 0] * rounds]
-    problems = list(seen.bad_sums)
+def walk_problems(seen: Seen, names: list[str]) -> list[str]:
+    walks = seen.walks()
+    found = []
     for name in names:
-        walk = [w for _, w in seen.weights.get(name, [])]
-        if walk != expected:
-            problems.append(f"{name}: walked {walk}")
-    return problems
+        pairs = walks.get(name, [])
+        found += soaking.sum_problems(name, pairs)
+        walk = soaking.distinct([c for _, c in pairs])
+        if walk != [0, *WEIGHTS, 0]:  # one round, no kill: every step exactly once
+            found.append(f"{name}: walked {walk}")
+    return found
 
 
 @dataclass
@@ -437,43 +417,60 @@ def report(all_figures: list[Figures]) -> None:
 
 
 # --- kill -9 soak ---------------------------------------------------------------------------
-def soak(cluster: Cluster, kills: int, rollouts: int, workdir: Path) -> list[str]:
-    """SIGKILL the operator `kills` times at random moments while rollouts are triggered one
-    by one (in rounds, each with a new image), then check every walk and that all finish."""
+@dataclass
+class SoakRollouts:
+    cluster: Cluster
+    namespace: str
+
+    def phases(self) -> dict[str, str]:
+        return self.cluster.phases_by_name(self.namespace)
+
+    def set_image(self, name: str, image: str) -> None:
+        self.cluster.set_image(self.namespace, [name], image)
+
+    def abort(self, name: str) -> None:
+        self.cluster.abort(self.namespace, name)
+
+
+def soak(
+    cluster: Cluster, kills: int, rollouts: int, rounds: int, seed: int, workdir: Path
+) -> list[str]:
+    """SIGKILL the operator `kills` times at random moments while rollouts walk round after
+    round (tests/e2e/soak.py), then check every walk and that none is stuck."""
     namespace = cluster.namespace("soak")
     names = [f"s{i:02d}" for i in range(rollouts)]
     operator = Operator(namespace, workdir / "operator-soak.log")
     seen = Seen()
-    rng = random.Random(7)
-    rounds = 0
+    print(f"soak: seed {seed}, {kills} SIGKILLs over {rollouts} rollouts", flush=True)
     try:
         cluster.create(namespace, names, "2s")
         operator.start()
         cluster.wait_phases(namespace, "Initialized", rollouts, 300)
         watches = Watches(cluster.api, namespace, seen)
-        time.sleep(1)
-        pending: list[str] = []
-        for _ in range(kills):
-            if not pending and cluster.phases(namespace).count("Succeeded") in (0, rollouts):
-                rounds += 1  # a new round: every rollout gets the next image
-                seen.image = f"registry.example/imagegen:v{rounds + 1}"
-                pending = list(names)
-            if pending:
-                cluster.set_image(namespace, [pending.pop()], seen.image)
-            time.sleep(rng.uniform(0.2, 2.5))
-            operator.kill()
-            operator.start()
-        for name in pending:
-            cluster.set_image(namespace, [name], seen.image)
-        cluster.wait_phases(namespace, "Succeeded", rollouts, 300)
+        time.sleep(1)  # the watches' initial lists
+        started = time.monotonic()
+        driver = soaking.Soak(
+            SoakRollouts(cluster, namespace), operator, seen.walks, names, seed, rounds
+        )
+        plan = driver.drive(kills)
+        killed = time.monotonic()
+        phases = soaking.settle(plan, seen.walks, driver.rollouts.phases, 300)
+        wall, settle = time.monotonic() - started, time.monotonic() - killed
         time.sleep(1)
         watches.stop()
     finally:
         operator.stop()
         cluster.delete(namespace)
-    problems = walk_problems(seen, names, rounds)
-    verdict = problems if problems else "ok"
-    print(f"soak: {kills} SIGKILLs, {rollouts} rollouts, {rounds} rounds: {verdict}")
+    problems = soaking.problems(plan, seen.walks(), phases)
+    aborted = sum(plan.aborts.values())
+    print(
+        f"soak: seed {seed}: {plan.kills} SIGKILLs ({plan.startup_kills} during start-up), "
+        f"{rollouts} rollouts, {plan.walks} walks "
+        f"checked ({aborted} aborted), {len(seen.pairs)} route versions; wall {wall:.0f} s "
+        f"({settle:.0f} s to settle after the last kill); {len(problems)} violations"
+    )
+    for problem in problems:
+        print(f"  {problem}")
     return problems
 
 
@@ -483,12 +480,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause", type=float, default=5.0)
     parser.add_argument("--soak", type=int, default=0, help="kill -9 soak with this many kills")
     parser.add_argument("--soak-rollouts", type=int, default=12)
+    parser.add_argument(
+        "--soak-rounds", type=int, default=6, help="new images per rollout, at most"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="the soak's seed (random if unset)")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "scale-bench")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     cluster = Cluster()
     if args.soak:
-        return 1 if soak(cluster, args.soak, args.soak_rollouts, args.workdir) else 0
+        seed = random.randrange(2**31) if args.seed is None else args.seed
+        return (
+            1
+            if soak(cluster, args.soak, args.soak_rollouts, args.soak_rounds, seed, args.workdir)
+            else 0
+        )
     figures = []
     for n in (int(s) for s in args.sizes.split(",")):
         print(f"N={n}: setting up, initializing, triggering ...", flush=True)

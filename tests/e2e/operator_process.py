@@ -36,11 +36,16 @@ class OperatorProcess:
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
-        self.metrics_port = 0
+        self.metrics_port = self.health_port = 0
 
     def start(self) -> None:
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start the process and return at once (wait_ready waits for its liveness)."""
         self.starts += 1
-        port, self.metrics_port = free_port(), free_port()
+        self.health_port, self.metrics_port = free_port(), free_port()
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
@@ -56,7 +61,7 @@ class OperatorProcess:
                 "--namespace",
                 self.namespace,
                 "--liveness",
-                f"http://127.0.0.1:{port}/healthz",
+                f"http://127.0.0.1:{self.health_port}/healthz",
                 "--metrics-address",
                 f"127.0.0.1:{self.metrics_port}",
                 *self.args,
@@ -66,7 +71,10 @@ class OperatorProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        wait_for(lambda: self._healthy(port), 60, 0.3, "operator liveness endpoint")
+
+    def wait_ready(self) -> None:
+        assert self.proc is not None
+        wait_for(lambda: self._healthy(self.health_port), 60, 0.3, "operator liveness endpoint")
         if self.proc.poll() is not None:
             raise AssertionError(f"operator exited with {self.proc.returncode}; see {self.log_dir}")
 
