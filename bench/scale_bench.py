@@ -155,6 +155,8 @@ class Operator:
     def spawn(self) -> None:
         import socket
 
+        assert self.proc is None or self.proc.poll() is not None, "one operator at a time"
+
         with socket.socket() as a, socket.socket() as b:
             a.bind(("127.0.0.1", 0))
             b.bind(("127.0.0.1", 0))

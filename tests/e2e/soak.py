@@ -222,27 +222,30 @@ class Soak:
     sleep: Callable[[float], None] = time.sleep
 
     def drive(self, kills: int) -> Plan:
-        """Kill the operator `kills` times, giving rollouts new images and aborts meanwhile;
-        return with the operator started again (the caller waits for `settled`)."""
+        """Kill the operator `kills` times, giving rollouts new images and aborts meanwhile.
+        The operator runs on entry (it initialized the rollouts) and again on return (the
+        caller waits for `settled`)."""
         rng = random.Random(self.seed)
         plan = Plan(rounds=dict.fromkeys(self.names, 0), seed=self.seed)
+        starting = False
         for _ in range(kills):
-            if rng.random() < 0.5:
-                self._nudge(rng, plan)  # while no operator runs: its relist must see it
-            self.operator.spawn()
-            if rng.random() < 0.2:  # mid start-up: informer lists, the first passes
+            if starting and rng.random() < 0.2:  # mid start-up: informer lists, first passes
                 self.sleep(rng.uniform(0.2, 1.5))
                 plan.startup_kills += 1
             else:
-                self.operator.wait_ready()
+                if starting:
+                    self.operator.wait_ready()
                 self.sleep(rng.uniform(0.0, 1.2))
                 self._nudge(rng, plan)
                 self.sleep(rng.uniform(0.0, 1.2))
             self.operator.kill()
             plan.kills += 1
+            if rng.random() < 0.5:
+                self._nudge(rng, plan)  # while no operator runs: its relist must see it
+            self.operator.spawn()
+            starting = True
         if any(r == 0 for r in plan.rounds.values()):  # every rollout walks at least once
             self._nudge(rng, plan, chance=1.0)
-        self.operator.spawn()
         self.operator.wait_ready()
         return plan
 

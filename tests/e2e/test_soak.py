@@ -61,7 +61,6 @@ def test_sigkills_at_random_moments_skip_no_step_and_leave_no_rollout_stuck(
         return soak.by_route(watch.values)
 
     try:
-        env.operator.kill()  # the soak starts each operator itself
         driver = soak.Soak(rollouts, env.operator, walks, names, seed, max_rounds=ROUNDS)
         plan = driver.drive(KILLS)
         phases = soak.settle(plan, walks, rollouts.phases, timeout=120)
