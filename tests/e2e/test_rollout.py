@@ -80,30 +80,6 @@ def test_abort_half_way_sends_all_traffic_back_to_primary(env: RolloutEnv) -> No
     wait_for(lambda: env.status().get("canaryWeight") == 5, 60, 0.2, "retry at weight 5")
 
 
-def test_sigkill_mid_rollout_resumes_without_skipping_or_repeating(env: RolloutEnv) -> None:
-    env.deploy(timed_steps(5, 25, 50, 100, hold="3s"))
-    watch = RouteWatch(env.cluster.kubeconfig, env.namespace, NAME)
-    try:
-        env.set_model("v2")
-        wait_for(lambda: env.status().get("canaryWeight") == 25, 60, 0.1, "weight 25")
-        env.operator.kill()
-        index_at_kill = env.status()["currentStepIndex"]
-        env.operator.start()
-        env.wait_phase("Succeeded", timeout=120)
-    finally:
-        watch.stop()
-    assert index_at_kill == 1
-    assert watch.weights == [0, 5, 25, 50, 100, 0]
-    updates = [e["message"] for e in env.events() if e["reason"] == "TrafficWeightUpdated"]
-    assert [m.split("%")[0] for m in updates] == [
-        "canary 5",
-        "canary 25",
-        "canary 50",
-        "canary 100",
-        "canary 0",
-    ]
-
-
 def test_pause_resume_and_promote_full(env: RolloutEnv) -> None:
     env.deploy(timed_steps(5, 25, 50, 100, hold="20s"))
     env.set_model("v2")

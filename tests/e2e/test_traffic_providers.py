@@ -5,7 +5,8 @@ from their projects' Go modules (scripts/route-crds.sh). Each provider walks 0 -
 50 -> 100 -> 0 leaving the user's other routes, matches, filters and backends as written,
 resumes after a SIGKILL without skipping or repeating a weight, reports a missing object, or
 one without both backends, as a routing error until it is fixed, and aborts back to 0.
-Gateway API with Service backends has the same tests in test_rollout.py.
+Gateway API with Service backends walks and aborts in test_rollout.py; its SIGKILL resume is
+here, among the providers'.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.e2e.helpers import wait_for
 from tests.e2e.rollout_env import DEMO, NAME, RolloutEnv, timed_steps
 from tests.e2e.route_watch import ObjectWatch, RouteWatch
 from tests.e2e.traffic_providers import (
+    GATEWAY_API,
     INFERENCE_POOL,
     ISTIO,
     ISTIO_SUBSETS,
@@ -129,7 +131,7 @@ def test_walks_every_weight_and_keeps_the_users_routes(env: RolloutEnv, provider
         assert any(note in m for m in messages.values), messages.values
 
 
-@providers(ISTIO, INFERENCE_POOL, REPLICAS)
+@providers(GATEWAY_API, ISTIO, INFERENCE_POOL, REPLICAS)
 def test_sigkill_mid_rollout_resumes_without_skipping_or_repeating(
     env: RolloutEnv, provider: Provider
 ) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from tests.e2e.rollout_env import DEMO, NAME
+from tests.e2e.route_watch import HTTPROUTES, canary_weight
 
 Object = dict[str, Any]
 SHARED_LABEL = {"app.kubernetes.io/name": "imagegen"}  # on both arms' pods (replica split)
@@ -52,6 +53,32 @@ def _without_weights(node: Any) -> Any:
     if isinstance(node, list):
         return [_without_weights(v) for v in node]
     return node
+
+
+# --- Gateway API with Service backends: the demo's HTTPRoute -----------------------------
+
+
+def _route_objects() -> list[Object]:
+    docs = yaml.safe_load_all((DEMO / "imagegen.yaml").read_text())
+    return [d for d in docs if d["kind"] == "HTTPRoute"]
+
+
+def _one_service(obj: Object) -> Object:
+    del obj["spec"]["rules"][0]["backendRefs"][1]
+    return obj
+
+
+GATEWAY_API = Provider(
+    "gateway-api",
+    {"gatewayAPI": {"httpRoute": {"name": NAME}}},
+    _route_objects,
+    HTTPROUTES,
+    NAME,
+    canary_weight,
+    f"HTTPRoute {NAME} not found",
+    lambda: [_one_service(o) for o in _route_objects()],
+    f"HTTPRoute {NAME} has no rule with backendRefs to both {NAME}-primary and {NAME}-canary",
+)
 
 
 # --- Istio ------------------------------------------------------------------------------
