@@ -6,8 +6,13 @@ from typing import Any, cast
 
 import pytest
 
-from imagerollout.controller.reconciler import capability_router, router_for
+from imagerollout.controller.reconciler import (
+    capability_router,
+    remove_capability_rules,
+    router_for,
+)
 from imagerollout.kube.client import Kube
+from imagerollout.providers.traffic.gateway_api import API_VERSION, PLURAL
 from imagerollout.providers.traffic.istio import IstioRouter
 from tests.core.builders import SPEC
 from tests.providers.traffic.store import FakeStore
@@ -38,3 +43,31 @@ def test_istio_names_its_routes_after_the_rollout_and_uses_the_service_port() ->
     router = router_for(cast(Kube, FakeStore()), spec, "ns", "imagegen")
     assert isinstance(router, IstioRouter)
     assert (router.rollout, router.port) == ("imagegen", 8080)
+
+
+CAPABILITY = {
+    "name": "typography",
+    "match": {"headers": [{"name": "x-image-job", "value": "typography"}]},
+    "strata": ["typography"],
+}
+OURS = {
+    "name": "imagerollout-typography",
+    "backendRefs": [{"name": "imagegen-fallback-typography"}],
+}
+USERS = {"backendRefs": [{"name": "imagegen-primary"}, {"name": "imagegen-canary"}]}
+
+
+def deleted_rollout(**spec: Any) -> dict[str, Any]:
+    body = {**SPEC.model_dump(by_alias=True, exclude_none=True), **spec}
+    return {"metadata": {"namespace": "ns", "name": "imagegen"}, "spec": body}
+
+
+def test_a_deleted_rollouts_capability_rules_leave_the_users_route() -> None:
+    store = FakeStore()
+    store.put(
+        API_VERSION, PLURAL, {"metadata": {"name": "imagegen"}, "spec": {"rules": [OURS, USERS]}}
+    )
+    remove_capability_rules(cast(Kube, store), deleted_rollout(capabilities=[CAPABILITY]))
+    assert store.objects[(API_VERSION, PLURAL, "ns", "imagegen")]["spec"] == {"rules": [USERS]}
+    remove_capability_rules(cast(Kube, store), deleted_rollout())  # none: nothing read or written
+    assert store.writes == 1

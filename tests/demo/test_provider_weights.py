@@ -16,6 +16,42 @@ def dest(host: str, weight: int | None = None, subset: str | None = None) -> dic
     return {"destination": target} if weight is None else {"destination": target, "weight": weight}
 
 
+CAPABILITY_ROUTES = {
+    "spec": {
+        "http": [
+            {
+                "name": "imagerollout-m.typography",
+                "match": [
+                    {"uri": {"prefix": "/v1"}, "headers": {"x-job": {"exact": "typography"}}}
+                ],
+                "route": [dest("m-fallback-typography", 100)],
+            },
+            {
+                "name": "tenants",
+                "match": [{"headers": {"x-tenant": {"prefix": "a"}}}],
+                "route": [dest("a")],
+            },
+            {"name": "images", "route": [dest("m-primary", 90), dest("m-canary", 10)]},
+        ]
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("headers", "weights"),
+    [
+        ({"x-job": "typography"}, {"m-fallback-typography": 100}),
+        ({"X-Job": "typography", "x-tenant": "ab"}, {"m-fallback-typography": 100, "a": 100}),
+        ({"x-job": "drafts"}, {"m-primary": 90, "m-canary": 10}),
+        (None, {"m-primary": 90, "m-canary": 10}),
+    ],
+)
+def test_a_request_takes_the_routes_whose_headers_it_carries(
+    headers: dict[str, str] | None, weights: dict[str, int]
+) -> None:
+    assert weights_from_virtual_service(CAPABILITY_ROUTES, headers) == weights
+
+
 def test_virtual_service_weights_sum_by_host_and_subset() -> None:
     vs = {
         "spec": {

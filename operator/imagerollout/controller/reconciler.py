@@ -24,7 +24,12 @@ from imagerollout.controller.observe import deployment_view
 from imagerollout.controller.sampler.registry import Arms, SamplerRegistry, resolve_arms
 from imagerollout.controller.webhooks import WebhookCalls
 from imagerollout.core.capabilities.plan import fallback_capabilities
-from imagerollout.core.observations import AnalysisObservation, CapabilityRoute, Observations
+from imagerollout.core.observations import (
+    AnalysisObservation,
+    CapabilityRoute,
+    DeploymentView,
+    Observations,
+)
 from imagerollout.core.quality.analysis import AnalysisState
 from imagerollout.core.quality.gating import scopes_for
 from imagerollout.core.rollout.actions import (
@@ -44,7 +49,7 @@ from imagerollout.core.rollout.failures import action_failed, actions_applied
 from imagerollout.core.rollout.sampler_lint import blocking, lint
 from imagerollout.core.rollout.webhooks import sampling_waits
 from imagerollout.kube import objects
-from imagerollout.kube.client import ApiError, ConflictError, Kube
+from imagerollout.kube.client import ApiError, ConflictError, Kube, NotFoundError
 from imagerollout.providers.traffic.gateway_api import SERVICE, GatewayAPIRouter
 from imagerollout.providers.traffic.inference_pool import InferencePoolRouter
 from imagerollout.providers.traffic.istio import IstioRouter, Subsets
@@ -117,6 +122,23 @@ def capability_router(router: TrafficRouter) -> CapabilityRouter | None:
     # picker (docs/capabilities.md); replicas: one Service cannot route by header. The CRD
     # refuses both, so this is reached only by a rollout admitted before that rule.
     return None
+
+
+def remove_capability_rules(kube: Kube, rollout: Object) -> None:
+    """A deleted rollout's capability rules leave the user's route, so none outlives the
+    fallback Service it sends jobs to (those go with their ownerReferences)."""
+    status = RolloutStatus.model_validate(rollout.get("status") or {})
+    try:
+        spec = RolloutSpec.model_validate(rollout["spec"])
+    except ValidationError:
+        return  # never routed anything
+    if not (spec.capabilities or status.capabilities):
+        return
+    meta = rollout["metadata"]
+    by_header = capability_router(router_for(kube, spec, meta["namespace"], meta["name"]))
+    with contextlib.suppress(NotFoundError):  # the route went first: nothing left to remove
+        if by_header is not None:
+            by_header.route_capabilities([])
 
 
 def reconcile(
@@ -306,12 +328,7 @@ def observe(
     if by_header is not None and (spec.capabilities or status.capabilities):
         routes = by_header.observe_capabilities()
     fallbacks = {
-        capability: deployment_view(
-            kube.get_object(
-                "apps/v1", "deployments", namespace, objects.fallback_name(name, capability)
-            ),
-            primary=True,  # its revision is the operator's annotation, as the primary's
-        )
+        capability: _fallback_view(kube, namespace, objects.fallback_name(name, capability))
         for capability in fallback_capabilities(spec, status.pins)
     }
     return Observations(
@@ -325,6 +342,16 @@ def observe(
         capability_routes=routes,
         fallbacks=fallbacks,
     )
+
+
+def _fallback_view(kube: Kube, namespace: str, name: str) -> DeploymentView | None:
+    """A fallback Deployment; not ready without its Service (the operator may have been
+    killed between the two), since no job could reach it."""
+    deployment = kube.get_object("apps/v1", "deployments", namespace, name)
+    view = deployment_view(deployment, primary=True)  # its revision: the operator's annotation
+    if view is not None and kube.get_object("v1", "services", namespace, name) is None:
+        return replace(view, ready=False)
+    return view
 
 
 def apply(

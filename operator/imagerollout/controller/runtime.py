@@ -15,7 +15,7 @@ from imagerollout.controller.dependents import Dependents
 from imagerollout.controller.leader import AlwaysLeader, Leader
 from imagerollout.controller.notifications import Notifications
 from imagerollout.controller.queue import WorkQueue
-from imagerollout.controller.reconciler import reconcile, utc_now
+from imagerollout.controller.reconciler import reconcile, remove_capability_rules, utc_now
 from imagerollout.controller.sampler.registry import SamplerRegistry
 from imagerollout.controller.webhooks import WebhookCalls
 from imagerollout.controller.workers import Workers
@@ -56,6 +56,8 @@ class Controller:
         self.kube = CachedKube(self.caches)
         self.workers = Workers(self.queue, self._reconcile, self.leader, workers)
         self._stopped = threading.Event()
+        # Deleted rollouts whose capability rules are still to be removed from their route.
+        self._deleted: dict[Key, Object] = {}
 
     def start(self) -> None:
         self.leader.start(on_lost=self._leadership_lost)
@@ -100,6 +102,8 @@ class Controller:
             self.metrics.forget(*key)
             self.notifications.forget(*key)
             self.webhooks.forget(f"{key[0]}/{key[1]}")
+            self._deleted[key] = rollout
+            self.queue.add(key)  # a worker removes its rules: leading, retried with backoff
             return
         self.dependents.track(rollout)
         self.queue.add(key)
@@ -119,7 +123,11 @@ class Controller:
                 webhooks=self.webhooks,
             )
         if decision is None:
+            if (gone := self._deleted.get(key)) is not None:
+                remove_capability_rules(self.kube, gone)
+            self._deleted.pop(key, None)
             return None
+        self._deleted.pop(key, None)  # created again: its own pass routes it
         self.metrics.record(namespace, name, decision.status)
         if any(R.STEP_COMPLETED in event.also for event in decision.events):
             self.metrics.step_changes.inc()

@@ -280,7 +280,7 @@ def rollout_weights(
     kube: Kube, namespace: str, rollout: str, headers: Mapping[str, str] | None = None
 ) -> Callable[[], dict[str, int]]:
     """A reader of the weights of whichever provider the rollout's trafficRouting names
-    (`headers` pick an HTTPRoute's capability rule; the other providers have none)."""
+    (`headers` pick a capability's HTTPRoute rule or VirtualService route)."""
     found = kube.get_object("imagerollout.dev/v1alpha1", "imagemodelrollouts", namespace, rollout)
     if found is None:
         raise RouteNotFoundError(f"ImageModelRollout {namespace}/{rollout} not found")
@@ -288,7 +288,7 @@ def rollout_weights(
     routing = spec.traffic_routing
     if routing.istio is not None:
         name = routing.istio.virtual_service.name
-        return lambda: provider_weights.virtual_service_weights(kube, namespace, name)
+        return lambda: provider_weights.virtual_service_weights(kube, namespace, name, headers)
     if routing.replicas is not None:
         target = spec.target_ref.name
         return lambda: provider_weights.pod_weights(kube, namespace, rollout, target)

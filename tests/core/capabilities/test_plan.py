@@ -135,6 +135,20 @@ def test_promotion_starts_the_fallback_and_moves_the_jobs_before_the_primary_cha
     assert any(isinstance(a, EnsurePrimary) for a in decision.actions)
 
 
+def test_a_fallback_not_ready_is_ensured_again_until_it_is() -> None:
+    """Killed between the fallback's Deployment and its Service: the next pass creates the
+    Service (EnsureFallback creates only what is missing) and no job moves meanwhile."""
+    status = rolling(4, 100, pins=[pin()])
+    starting = {"typography": fallback(ready=False)}
+    decision = decide(
+        spec(), status, obs(deployment(CANARY_IMAGE), primary(), route=100, fallbacks=starting), NOW
+    )
+    assert [a for a in decision.actions if isinstance(a, EnsureFallback)] != []
+    assert routed(decision.actions) in ([], [route((f"{NAME}-primary", 100))])
+    assert not any(isinstance(a, EnsurePrimary) for a in decision.actions)
+    assert "waiting for the fallback pods of typography" in decision.status.message
+
+
 def test_the_promotion_says_what_stays_behind() -> None:
     status = rolling(4, 100, pins=[pin()])
     promoted = obs(

@@ -97,6 +97,10 @@ def prepare_fallbacks(d: Draft, obs: Observations, primary: DeploymentView) -> s
             d.act(EnsureFallback(pin.capability, primary.template, pin.revision, primary.replicas))
             return f"starting the fallback for {pin.capability} ({pin.model})"
         if not fallback.ready:
+            if primary.revision == pin.revision:  # a pass cut short may have left no Service
+                d.act(
+                    EnsureFallback(pin.capability, primary.template, pin.revision, primary.replicas)
+                )
             return f"waiting for the fallback pods of {pin.capability} ({pin.model})"
         name = fallback_service(obs.rollout, pin.capability)
         if not _routed_to(obs, pin.capability, name):

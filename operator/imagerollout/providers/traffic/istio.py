@@ -95,7 +95,7 @@ class IstioRouter:
         return tuple(self._capability_route(r, arms) for r in http if self._ours(r))
 
     def route_capabilities(self, routes: Sequence[CapabilityRoute]) -> None:
-        arms = self._arms()
+        arms = self._arms() if routes else {}  # removing ours needs no DestinationRule
 
         def mutate(obj: Object) -> bool:
             spec = obj.setdefault("spec", {})
