@@ -47,3 +47,39 @@ def test_an_unreadable_spec_still_maps_its_owned_objects() -> None:
     deps = Dependents()
     deps.track({"metadata": {"namespace": "ns", "name": "a"}, "spec": {"targetRef": 3}})
     assert deps.of("deployments", obj("a-primary")) == {("ns", "a")}
+
+
+def routed(routing: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": "ns", "name": "r"},
+        "spec": {"targetRef": {"name": "model"}, "trafficRouting": routing},
+    }
+
+
+def test_each_providers_objects_map_to_the_rollout() -> None:
+    deps = Dependents()
+    deps.track(
+        routed(
+            {
+                "istio": {
+                    "virtualService": {"name": "vs", "routes": ["images"]},
+                    "destinationRule": {"name": "dr"},
+                }
+            }
+        )
+    )
+    assert deps.of("virtualservices", obj("vs")) == {("ns", "r")}
+    assert deps.of("destinationrules", obj("dr")) == {("ns", "r")}
+    assert deps.of("httproutes", obj("vs")) == set()
+
+    pools = {"httpRoute": {"name": "route"}, "primaryPool": "v1", "canaryPool": "v2"}
+    deps.track(routed({"inferencePool": pools}))
+    assert deps.of("virtualservices", obj("vs")) == set(), "the old provider's refs are gone"
+    assert deps.of("httproutes", obj("route")) == {("ns", "r")}
+    assert deps.of("inferencepools", obj("v1")) == deps.of("inferencepools", obj("v2"))
+    assert deps.of("inferencepools", obj("v2")) == {("ns", "r")}
+
+    deps.track(routed({"replicas": {"service": {"name": "users"}}}))
+    assert deps.of("services", obj("users")) == {("ns", "r")}
+    assert ("services", "ns", "users") in deps.refs(("ns", "r"))
+    assert deps.refs(("ns", "unknown")) == set()

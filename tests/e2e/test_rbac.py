@@ -41,7 +41,8 @@ NOT_A_REQUEST = {("imagerollout.dev", "imagemodelrollouts/finalizers", "update")
 # have none, so the run must not need it, and a token check shows it is the only ConfigMap verb.
 ANALYSIS_ONLY = {("", "configmaps", "get")}
 # Used only by the other traffic providers (Istio, Inference Extension); the rollouts here route
-# with Gateway API. tests/e2e/test_traffic_providers.py runs each provider end to end.
+# with Gateway API. tests/e2e/test_traffic_providers.py runs each provider end to end. (Their
+# list and watch are used by every run: the informers, the CRDs being installed.)
 OTHER_PROVIDERS = {
     ("networking.istio.io", "virtualservices", "get"),
     ("networking.istio.io", "virtualservices", "update"),

@@ -89,16 +89,17 @@ each rule here is used.
   resources: [httproutes]
   verbs: [list, watch, update]
 # The other traffic providers (spec.trafficRouting): Istio edits the VirtualService's weights
-# and reads the DestinationRule; the Inference Extension's pools are only read.
+# and reads the DestinationRule; the Inference Extension's pools are only read. list, watch:
+# their informers, where the CRDs are installed; get: reads until an informer has synced.
 - apiGroups: [networking.istio.io]
   resources: [virtualservices]
-  verbs: [get, update]
+  verbs: [get, list, watch, update]
 - apiGroups: [networking.istio.io]
   resources: [destinationrules]
-  verbs: [get]
+  verbs: [get, list, watch]
 - apiGroups: [inference.networking.k8s.io]
   resources: [inferencepools]
-  verbs: [get]
+  verbs: [get, list, watch]
 # create: the story of each rollout; list: its timeline in the evidence report.
 - apiGroups: [""]
   resources: [events]

@@ -1,5 +1,7 @@
 """Which rollouts an object's change concerns: its target and primary Deployments, its two
-Services and its HTTPRoute. Built from the rollouts' specs as they come and go."""
+Services, and what its traffic provider reads (an HTTPRoute; a VirtualService and its
+DestinationRule; an HTTPRoute and two InferencePools; the Service users reach). Built from
+the rollouts' specs as they come and go."""
 
 from __future__ import annotations
 
@@ -26,10 +28,24 @@ def references(rollout: Object) -> set[Ref]:
     target = _field(spec, "targetRef", "name")
     if target:
         refs.add(("deployments", namespace, target))
-    route = _field(spec, "trafficRouting", "gatewayAPI", "httpRoute", "name")
-    if route:
-        refs.add(("httproutes", namespace, route))
+    routing = spec.get("trafficRouting")
+    for plural, path in ROUTING_REFS:
+        referenced = _field(routing, *path)
+        if referenced:
+            refs.add((plural, namespace, referenced))
     return refs
+
+
+# What each provider reads, by its field in spec.trafficRouting.
+ROUTING_REFS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("httproutes", ("gatewayAPI", "httpRoute", "name")),
+    ("httproutes", ("inferencePool", "httpRoute", "name")),
+    ("inferencepools", ("inferencePool", "primaryPool")),
+    ("inferencepools", ("inferencePool", "canaryPool")),
+    ("virtualservices", ("istio", "virtualService", "name")),
+    ("destinationrules", ("istio", "destinationRule", "name")),
+    ("services", ("replicas", "service", "name")),
+)
 
 
 def _field(obj: Any, *path: str) -> str | None:
@@ -63,6 +79,10 @@ class Dependents:
             keys.discard(key)
             if not keys:
                 del self._by_ref[ref]
+
+    def refs(self, key: RolloutKey) -> set[Ref]:
+        with self._lock:
+            return set(self._refs.get(key, ()))
 
     def of(self, plural: str, obj: Object) -> set[RolloutKey]:
         meta = obj["metadata"]

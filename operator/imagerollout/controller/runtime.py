@@ -1,7 +1,9 @@
 """The controller: informers feed a work queue; a few workers reconcile one rollout each.
 
 A rollout is queued when it or an object it depends on changes (dependents), at its next
-deadline (core.rollout.wakeup), after a failed pass (backoff), and on a slow resync.
+deadline (core.rollout.wakeup), after a failed pass (backoff), and on a slow resync. A
+routing error is looked at again every 2 s only while an object its provider reads has no
+informer (its CRD was not served at start); otherwise the object's fix wakes it.
 """
 
 from __future__ import annotations
@@ -9,8 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from imagerollout.api.v1alpha1 import RolloutSpec, RolloutStatus
 from imagerollout.controller.dependents import Dependents
 from imagerollout.controller.leader import AlwaysLeader, Leader
 from imagerollout.controller.notifications import Notifications
@@ -20,7 +26,16 @@ from imagerollout.controller.sampler.registry import SamplerRegistry
 from imagerollout.controller.webhooks import WebhookCalls
 from imagerollout.controller.workers import Workers
 from imagerollout.core import reasons as R
-from imagerollout.kube.cache import CACHED, ROLLOUTS, CachedKube, Caches, watch_client
+from imagerollout.core.rollout.wakeup import next_wakeup, routing_error
+from imagerollout.kube.cache import (
+    CACHED,
+    IF_SERVED,
+    ROLLOUTS,
+    CachedKube,
+    Caches,
+    served,
+    watch_client,
+)
 from imagerollout.kube.client import Kube, requests_on_this_thread
 from imagerollout.kube.informer import OnChange, Resource
 from imagerollout.telemetry import OperatorMetrics
@@ -51,8 +66,9 @@ class Controller:
         self.queue: WorkQueue[Key] = WorkQueue()
         self.dependents = Dependents()
         scopes = list(namespaces or [])
-        watches = max(len(scopes), 1) * len(CACHED)
-        self.caches = Caches(Kube(watch_client(watches)), scopes, self._on_change)
+        kinds = (*CACHED, *served(Kube(), IF_SERVED))
+        watches = max(len(scopes), 1) * len(kinds)
+        self.caches = Caches(Kube(watch_client(watches)), scopes, self._on_change, kinds)
         self.kube = CachedKube(self.caches)
         self.workers = Workers(self.queue, self._reconcile, self.leader, workers)
         self._stopped = threading.Event()
@@ -62,7 +78,7 @@ class Controller:
     def start(self) -> None:
         self.leader.start(on_lost=self._leadership_lost)
         self.caches.start()
-        if not self.caches.wait_synced(SYNC_TIMEOUT):
+        if not self.caches.wait_synced(SYNC_TIMEOUT, CACHED):  # others: read live till synced
             log.warning("caches not synced after %ss; starting anyway", SYNC_TIMEOUT)
         self.workers.start()
         threading.Thread(target=self._resync, name="resync", daemon=True).start()
@@ -134,9 +150,26 @@ class Controller:
             self.metrics.step_change_requests.inc(requests_on_this_thread() - before)
         for event in decision.events:
             log.info("%s/%s %s: %s", namespace, name, event.reason, event.message)
-        if decision.wake_at is None:
+        wake_at = decision.wake_at
+        if routing_error(decision.status) and self._routing_watched(key):
+            wake_at = self._unpolled_wakeup(key, decision.status)
+        if wake_at is None:
             return None
-        return max((decision.wake_at - utc_now()).total_seconds(), 0.0)
+        return max((wake_at - utc_now()).total_seconds(), 0.0)
+
+    def _routing_watched(self, key: Key) -> bool:
+        """Every object the rollout's provider reads has an informer, so its fix wakes it."""
+        refs = self.dependents.refs(key)
+        return all(self.caches.watching(plural, namespace) for plural, namespace, _ in refs)
+
+    def _unpolled_wakeup(self, key: Key, status: RolloutStatus) -> datetime | None:
+        """The rollout's next deadline without the routing-error poll (read from the cache)."""
+        rollout, now = self.kube.get_rollout(*key), utc_now()
+        try:
+            spec = RolloutSpec.model_validate((rollout or {}).get("spec"))
+        except ValidationError:  # changed meanwhile: that change queues it again anyway
+            return None
+        return next_wakeup(spec, status, now, routing_watched=True)
 
     def _resync(self) -> None:
         while not self._stopped.wait(RESYNC_SECONDS):

@@ -2,19 +2,24 @@
 
 CachedKube has Kube's interface, so the reconciler does not know whether it reads live or
 cached objects. Kinds without an informer (Secrets, suite ConfigMaps: read by name only, so
-the operator needs no list or watch on them) are still read live.
+the operator needs no list or watch on them) are still read live, and so is every kind until
+its informer has synced (a list refused for want of RBAC then costs reads, not wrong answers).
+
+The other providers' kinds (Istio's VirtualServices and DestinationRules, the Inference
+Extension's InferencePools) are cached only where their CRDs are served (`served`).
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from kubernetes import client
 
 from imagerollout import GROUP, PLURAL, VERSION
-from imagerollout.kube.client import Kube, NotFoundError
+from imagerollout.kube.client import ApiError, Kube, NotFoundError
 from imagerollout.kube.informer import Informer, OnChange, Resource
 
 Object = dict[str, Any]
@@ -23,6 +28,11 @@ DEPLOYMENTS = Resource("apps/v1", "deployments")
 SERVICES = Resource("v1", "services")
 HTTPROUTES = Resource("gateway.networking.k8s.io/v1", "httproutes")
 CACHED = (ROLLOUTS, DEPLOYMENTS, SERVICES, HTTPROUTES)
+VIRTUAL_SERVICES = Resource("networking.istio.io/v1", "virtualservices")
+DESTINATION_RULES = Resource("networking.istio.io/v1", "destinationrules")
+INFERENCE_POOLS = Resource("inference.networking.k8s.io/v1", "inferencepools")
+IF_SERVED = (VIRTUAL_SERVICES, DESTINATION_RULES, INFERENCE_POOLS)  # CRDs a cluster may lack
+log = logging.getLogger(__name__)
 CONFLICT_WAIT = 2.0  # seconds to wait for the watch to bring the newer object
 
 
@@ -37,9 +47,10 @@ class Caches:
         kinds: Iterable[Resource] = CACHED,
     ) -> None:
         self.scopes: list[str | None] = list(namespaces) if namespaces else [None]
+        self.kinds = tuple(kinds)
         self.informers: dict[tuple[Resource, str | None], Informer] = {
             (kind, scope): Informer(kube, kind, scope, on_change(kind))
-            for kind in kinds
+            for kind in self.kinds
             for scope in self.scopes
         }
 
@@ -47,8 +58,16 @@ class Caches:
         for informer in self.informers.values():
             informer.start()
 
-    def wait_synced(self, timeout: float) -> bool:
-        return all(i.synced.wait(timeout) for i in self.informers.values())
+    def wait_synced(self, timeout: float, kinds: Iterable[Resource] | None = None) -> bool:
+        """Wait for the informers of `kinds` (default: all) to have listed once."""
+        wanted = set(self.kinds if kinds is None else kinds)
+        return all(i.synced.wait(timeout) for (k, _), i in self.informers.items() if k in wanted)
+
+    def watching(self, plural: str, namespace: str) -> bool:
+        """Whether a synced informer reports changes to this kind in this namespace."""
+        kind = next((k for k in self.kinds if k.plural == plural), None)
+        informer = None if kind is None else self.informer(kind, namespace)
+        return informer is not None and informer.synced.is_set()
 
     def stop(self) -> None:
         for informer in self.informers.values():
@@ -60,6 +79,21 @@ class Caches:
 
     def items(self, kind: Resource) -> list[Object]:
         return [o for (k, _), i in self.informers.items() if k == kind for o in i.items()]
+
+
+def served(kube: Kube, kinds: Iterable[Resource]) -> tuple[Resource, ...]:
+    """The kinds the API server serves now (discovery: GET /apis/<group>/<version>)."""
+    plurals: dict[str, set[str]] = {}
+    for api_version in {kind.api_version for kind in kinds}:
+        try:
+            found = kube.list_path(f"/apis/{api_version}", {}).get("resources") or []
+        except ApiError:  # 404: the group's CRDs are not installed
+            found = []
+        except Exception as error:  # unreachable: read live, and look at routing errors again
+            log.warning("discovery of %s failed (%r): not watching it", api_version, error)
+            found = []
+        plurals[api_version] = {str(r.get("name")) for r in found}
+    return tuple(k for k in kinds if k.plural in plurals[k.api_version])
 
 
 def watch_client(watches: int) -> client.ApiClient:
@@ -75,7 +109,9 @@ class CachedKube(Kube):
         self.caches = caches
 
     def _informer(self, api_version: str, plural: str, namespace: str) -> Informer | None:
-        return self.caches.informer(Resource(api_version, plural), namespace)
+        """The kind's informer once it has synced; None: read and write live."""
+        informer = self.caches.informer(Resource(api_version, plural), namespace)
+        return informer if informer is not None and informer.synced.is_set() else None
 
     def get_object(self, api_version: str, plural: str, namespace: str, name: str) -> Object | None:
         informer = self._informer(api_version, plural, namespace)

@@ -72,3 +72,15 @@ def test_a_routing_error_is_looked_at_again_whatever_the_phase() -> None:
         kept = [c for c in before.conditions if c.type != R.INVALID_SPEC]
         status = before.model_copy(update={"conditions": [*kept, broken]})
         assert next_wakeup(SPEC, status, NOW) == NOW + ROUTING_ERROR_POLL
+
+
+def test_a_watched_routing_error_wakes_only_at_its_deadlines() -> None:
+    # Every object the provider reads has an informer: the fix wakes the rollout, no poll.
+    broken = cond(R.INVALID_SPEC, True, R.TRAFFIC_ROUTING_ERROR)
+    spec = make_spec(progress_deadline="1m")
+    blocked = rolling(0, 5, blocked_since=ago(20))
+    kept = [c for c in blocked.conditions if c.type != R.INVALID_SPEC]
+    status = blocked.model_copy(update={"conditions": [*kept, broken]})
+    assert next_wakeup(spec, status, NOW, routing_watched=True) == at(40) + MARGIN
+    idle = initialized().model_copy(update={"conditions": [broken]})
+    assert next_wakeup(SPEC, idle, NOW, routing_watched=True) is None

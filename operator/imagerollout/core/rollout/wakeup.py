@@ -2,7 +2,8 @@
 
 Changes to the rollout, its Deployments, Services and route wake it through the watches;
 what only time brings is computed here: the end of a step's pause, the next metric window,
-the progress deadline, and the next look at the quality-gate sampler.
+the progress deadline, the next look at the quality-gate sampler, and the next look at a
+routing error whose object no informer watches.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ SAMPLER_POLL = timedelta(seconds=1)
 MARGIN = timedelta(milliseconds=5)
 RUNNING = (Phase.PROGRESSING, Phase.PAUSED, Phase.PROMOTING)
 # A routing error may be fixed in an object the operator reads live rather than watches (an
-# Istio VirtualService, a DestinationRule, an InferencePool): look again this often.
+# Istio VirtualService, a DestinationRule, an InferencePool whose CRD had no informer at
+# start): look again this often. With every such object watched, its change wakes the rollout.
 ROUTING_ERROR_POLL = timedelta(seconds=2)
 
 
-def next_wakeup(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> datetime | None:
+def next_wakeup(
+    spec: RolloutSpec, status: RolloutStatus, now: datetime, routing_watched: bool = False
+) -> datetime | None:
     """The earliest moment a pass may decide something new by time alone; None: never."""
-    if _routing_error(status):
+    if routing_error(status) and not routing_watched:
         return now + ROUTING_ERROR_POLL
     if status.phase not in RUNNING:
         return None
@@ -61,7 +65,7 @@ def _deadline(spec: RolloutSpec, status: RolloutStatus) -> datetime | None:
     return parse_time(status.blocked_since) + parse_duration(spec.progress_deadline)
 
 
-def _routing_error(status: RolloutStatus) -> bool:
+def routing_error(status: RolloutStatus) -> bool:
     invalid = find(status.conditions, R.INVALID_SPEC)
     return (
         invalid is not None
