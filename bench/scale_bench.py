@@ -469,7 +469,7 @@ def soak(
         f"soak: seed {seed}: {plan.kills} SIGKILLs ({plan.startup_kills} during start-up), "
         f"{rollouts} rollouts, {plan.walks} walks "
         f"checked ({aborted} aborted), {len(seen.pairs)} route versions; wall {wall:.0f} s "
-        f"({settle:.0f} s to settle after the last kill); {len(problems)} violations"
+        f"({settle:.0f} s to settle once the last restart was ready); {len(problems)} violations"
     )
     for problem in problems:
         print(f"  {problem}")

@@ -218,7 +218,7 @@ class Soak:
     names: list[str]
     seed: int
     max_rounds: int = 3
-    abort_chance: float = 0.15  # per rollout mid-walk, per look
+    abort_chance: float = 0.06  # per rollout mid-walk, per look
     sleep: Callable[[float], None] = time.sleep
 
     def drive(self, kills: int) -> Plan:
