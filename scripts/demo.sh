@@ -55,18 +55,21 @@ watch_for() { # seconds phase
   timeout "$1" bash -c "$(declare -f watch_until); ns=$ns; watch_until $2"
 }
 
-# Processes this demo starts, by pid (a demo killed with -9 leaves them in $logs/pids: the
-# next run stops those, and only those).
+# Processes this demo starts, by pid. A demo killed with -9 leaves them in $logs/pids: the next
+# run stops those that still run imagerollout from this checkout (a pid may have been reused).
 pidfile="$logs/pids"
 if [ -f "$pidfile" ]; then
   while read -r pid; do
-    grep -qa imagerollout "/proc/$pid/cmdline" 2>/dev/null && kill "$pid" 2>/dev/null || true
+    if [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$root" ] &&
+      grep -qa imagerollout "/proc/$pid/cmdline" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+    fi
   done <"$pidfile"
 fi
 : >"$pidfile"
 pids=()
 started() { pids+=("$1"); echo "$1" >>"$pidfile"; }
-trap 'kill "${pids[@]}" ${watcher:-} 2>/dev/null || true' EXIT
+trap 'kill "${pids[@]}" ${watcher:-} 2>/dev/null || true; : >"$pidfile"' EXIT
 declare -A model_pid
 serve() { # port, knobs...: a demo model server (OpenAI Images API) on loopback
   local port=$1; shift
@@ -89,6 +92,12 @@ fresh_rollout() { # files...
   kubectl -n "$ns" delete deploy imagegen --ignore-not-found --wait=true >/dev/null
   manifest demo/imagegen.yaml "$@" | kubectl -n "$ns" apply -f - >/dev/null
   kubectl -n "$ns" wait imr/imagegen --for=jsonpath='{.status.phase}'=Initialized --timeout=120s >/dev/null
+}
+rollout_events() { # this rollout's events only (an earlier run's rollout had the same name)
+  local uid
+  uid=$(kubectl -n "$ns" get imr imagegen -o jsonpath='{.metadata.uid}')
+  kubectl -n "$ns" get events --field-selector "involvedObject.kind=ImageModelRollout,involvedObject.uid=$uid" \
+    --sort-by=.eventTime -o custom-columns=REASON:.reason,MESSAGE:.message
 }
 set_model() { # tag: change the model image, wait until the rollout has taken it as its canary
   kubectl -n "$ns" set image deployment/imagegen model="registry.example/imagegen:$1" >/dev/null
@@ -123,8 +132,7 @@ part_rollout() {
   kill "$watcher" 2>/dev/null || true
 
   say "the story in events (kubectl get events)"
-  kubectl -n "$ns" get events --field-selector involvedObject.kind=ImageModelRollout \
-    --sort-by=.eventTime -o custom-columns=REASON:.reason,MESSAGE:.message
+  rollout_events
 }
 
 part_gates() {
@@ -178,8 +186,7 @@ JSON
   set_model v6
   watch_for 300 Succeeded
   show_metric_gates
-  kubectl -n "$ns" get events --field-selector involvedObject.kind=ImageModelRollout --sort-by=.eventTime \
-    -o custom-columns=REASON:.reason,MESSAGE:.message | grep -E "Metric|REASON" | tail -8
+  rollout_events | grep -E "Metric|REASON" | tail -8
   kill "$traffic" 2>/dev/null || true
 
   say "HTTPRoute weights now"
