@@ -190,6 +190,12 @@ def test_routing_errors_until_the_objects_are_right_then_an_abort_goes_back_to_0
     assert conditions["InvalidSpec"]["status"] == "False", json.dumps(conditions)
     wait_for(lambda: env.get("deployment")["spec"]["replicas"] == 0, 60, 0.2, "target at 0")
 
+    # Broken again while all is well: a watch reports it (no error stands, so nothing polls).
+    apply(env, provider.broken())
+    wait_for(lacking_error, 15, 0.2, "the error of an object broken again")
+    apply(env, provider.objects())
+    wait_for(lambda: routing_error(env) is None, 15, 0.2, "the error gone once fixed")
+
     env.set_model("v2")
     env.wait_phase("Paused", timeout=90)
     assert current(env, provider) == 50
