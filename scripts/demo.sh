@@ -2,9 +2,9 @@
 # The demo: start the embedded control plane, deploy a model Deployment and its HTTPRoute,
 # run the operator, change the model image and watch the rollout step 5 -> 25 -> 50 -> 100.
 # Then quality gates, production-traffic gates, a capability pinned to the stable model, and the
-# same walk on an Istio VirtualService.
+# same walk on an Istio VirtualService and with no mesh at all (the replica ratio).
 #
-#   scripts/demo.sh [--only capabilities|istio]   one part on a fresh rollout (tests use it)
+#   scripts/demo.sh [--only capabilities|istio|replicas]   one part on a fresh rollout
 #
 # Environment: IMAGEROLLOUT_DEMO_NAMESPACE (imagerollout-demo), IMAGEROLLOUT_DEMO_PORT_BASE
 # (18080, a multiple of 10: the model servers listen on base+1 .. base+5),
@@ -16,10 +16,10 @@ cd "$root"
 only=""
 case "${1:-}" in
   "") ;;
-  --only) only=${2:?--only needs a part: capabilities or istio} ;;
-  *) echo "usage: $0 [--only capabilities|istio]" >&2; exit 2 ;;
+  --only) only=${2:?--only needs a part: capabilities, istio or replicas} ;;
+  *) echo "usage: $0 [--only capabilities|istio|replicas]" >&2; exit 2 ;;
 esac
-case "$only" in ""|capabilities|istio) ;; *) echo "unknown part: $only" >&2; exit 2 ;; esac
+case "$only" in ""|capabilities|istio|replicas) ;; *) echo "unknown part: $only" >&2; exit 2 ;; esac
 "$root/scripts/cluster-up.sh"
 export KUBECONFIG="${IMAGEROLLOUT_CACHE:-$root/.cache}/cluster/kubeconfig"
 export PATH="$root/.venv/bin:$PATH"  # kubectl finds the kubectl-imr plugin here
@@ -257,9 +257,26 @@ part_istio() {
   stop_model "$(port 5)"
 }
 
+part_replicas() {
+  say "part 6: no mesh at all (trafficRouting.replicas): the split is the ratio of ready pods"
+  serve "$(port 5)" --model-name v2
+  fresh_rollout demo/replicas.yaml
+  local arms=(--backend "imagegen-primary=http://127.0.0.1:$(port 1)"
+    --backend "imagegen-canary=http://127.0.0.1:$(port 5)")
+  set_model v2
+  watch_for 60 Paused
+  kubectl -n "$ns" get imr imagegen -o jsonpath='{.status.message}{"\n"}'
+  echo "synthetic users, 3 s at 20 requests/s, split by the available pods:"
+  echo "  $(users 3 "${arms[@]}")"
+  kubectl imr promote imagegen -n "$ns" >/dev/null
+  watch_for 60 Succeeded
+  stop_model "$(port 5)"
+}
+
 case "$only" in
   capabilities) part_capabilities ;;
   istio) part_istio ;;
-  *) part_rollout; part_gates; part_metrics; part_capabilities; part_istio ;;
+  replicas) part_replicas ;;
+  *) part_rollout; part_gates; part_metrics; part_capabilities; part_istio; part_replicas ;;
 esac
 say "done; the cluster and Prometheus keep running (make cluster-down prometheus-down stops them)"

@@ -55,6 +55,29 @@ def test_the_capability_part_pins_typography_and_splits_users_by_header(
     assert image == "registry.example/imagegen:v1"
 
 
+def test_the_istio_part_walks_the_virtual_service_and_splits_users_by_it(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    out = run_demo("istio", namespace, tmp_path)
+
+    assert "route images: imagegen-primary=80 imagegen-canary=20" in out, out
+    # 20% of the users, within about three standard deviations.
+    assert 0.05 <= canary_share(out) <= 0.4, out
+    route = cluster.get_json("-n", namespace, "virtualservice", "imagegen")["spec"]["http"][0]
+    assert [d["weight"] for d in route["route"]] == [100, 0]
+    assert cluster.get_json("-n", namespace, "imr", "imagegen")["status"]["phase"] == "Succeeded"
+
+
+def test_the_replicas_part_splits_users_by_the_ready_pods(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    out = run_demo("replicas", namespace, tmp_path)
+
+    assert "3 canary of 10 pods is 30%, 5 points above the step's 25%" in out, out
+    assert 0.1 <= canary_share(out) <= 0.55, out  # 3 of 10 pods
+    assert cluster.get_json("-n", namespace, "imr", "imagegen")["status"]["phase"] == "Succeeded"
+
+
 def run_demo(part: str, namespace: str, logs: Path, timeout: float = 600) -> str:
     """Run the part; its own process group, so a timeout stops everything it started."""
     base = free_port_base()
@@ -95,6 +118,15 @@ def users(out: str, label: str) -> Counts:
     return counts
 
 
+def canary_share(out: str) -> float:
+    """The canary's share of the users on the part's one traffic line (two backends)."""
+    split = re.search(r"imagegen-canary sent=(\d+) .* imagegen-primary sent=(\d+)", out)
+    assert split is not None, out
+    canary, primary = int(split[1]), int(split[2])
+    assert canary + primary >= 40, out
+    return canary / (canary + primary)
+
+
 def free_port_base() -> int:
     """A multiple of 10 whose next ten ports are free on loopback (the demo uses base+1..+9)."""
     for _ in range(50):
@@ -122,20 +154,3 @@ def _logs(logs: Path) -> str:
         for path in sorted(logs.glob("*.log"))
     ]
     return "\n".join(tails)
-
-
-def test_the_istio_part_walks_the_virtual_service_and_splits_users_by_it(
-    cluster: Cluster, namespace: str, tmp_path: Path
-) -> None:
-    out = run_demo("istio", namespace, tmp_path)
-
-    assert "route images: imagegen-primary=80 imagegen-canary=20" in out, out
-    split = re.search(r"imagegen-canary sent=(\d+) .* imagegen-primary sent=(\d+)", out)
-    assert split is not None, out
-    canary, primary = int(split[1]), int(split[2])
-    assert canary + primary >= 40, out
-    # 20% of the users, within about three standard deviations.
-    assert 0.05 <= canary / (canary + primary) <= 0.4, out
-    route = cluster.get_json("-n", namespace, "virtualservice", "imagegen")["spec"]["http"][0]
-    assert [d["weight"] for d in route["route"]] == [100, 0]
-    assert cluster.get_json("-n", namespace, "imr", "imagegen")["status"]["phase"] == "Succeeded"
