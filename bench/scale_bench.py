@@ -54,6 +54,9 @@ from tests.e2e.soak import GROUP, STEPS, VERSION, Object, deployment, rollout, r
 
 KUBECONFIG = ROOT / ".cache" / "cluster" / "kubeconfig"
 WEIGHTS = STEPS
+QUEUE_WAIT = "imagerollout_workqueue_wait_seconds_bucket"
+API_SECONDS = "imagerollout_api_request_duration_seconds_bucket"
+HISTOGRAMS = (QUEUE_WAIT, API_SECONDS)
 
 
 def ready_on(obj: Object, image: str) -> bool:
@@ -190,6 +193,11 @@ class Operator:
             metric = series.split("{", 1)[0]
             if metric.startswith("imagerollout_") and metric.endswith("_total"):
                 totals[metric] = totals.get(metric, 0.0) + float(value)
+            if metric in HISTOGRAMS and 'le="' in series:  # summed over the other labels
+                le = series.split('le="', 1)[1].split('"', 1)[0]
+                totals[f"{metric}@{le}"] = totals.get(f"{metric}@{le}", 0.0) + float(value)
+            if metric == "imagerollout_reconcile_duration_seconds_count":
+                totals["passes"] = float(value)
         return totals
 
     def usage(self) -> tuple[float, float]:
@@ -224,6 +232,14 @@ class Cluster:
         self.core = client.CoreV1Api(self.api)
         self.apps = client.AppsV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
+        self.install_crd()
+
+    def install_crd(self) -> None:
+        kubectl = ["kubectl", "--kubeconfig", str(KUBECONFIG)]
+        crd = ROOT / "crds" / "imagemodelrollouts.imagerollout.dev.yaml"
+        subprocess.run([*kubectl, "apply", "--server-side", "-f", str(crd)], check=True)
+        established = ["wait", "--for=condition=Established", "--timeout=60s"]
+        subprocess.run([*kubectl, *established, "-f", str(crd)], check=True)
 
     def namespace(self, prefix: str) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"
@@ -320,6 +336,9 @@ class Figures:
     rss_mb: float
     cpu_s: float
     wall_s: float
+    passes_per_rollout: float
+    queue_wait_p99: float  # upper bound of the bucket, seconds
+    api_p99: float
     problems: list[str]
 
 
@@ -377,8 +396,25 @@ def measure(cluster: Cluster, n: int, pause_s: float, workdir: Path) -> Figures:
         rss_mb=rss,
         cpu_s=cpu_after - cpu_before,
         wall_s=wall,
+        passes_per_rollout=(after.get("passes", 0) - before.get("passes", 0)) / n,
+        queue_wait_p99=bucket_quantile(before, after, QUEUE_WAIT, 0.99),
+        api_p99=bucket_quantile(before, after, API_SECONDS, 0.99),
         problems=walk_problems(seen, names),
     )
+
+
+def bucket_quantile(
+    before: dict[str, float], after: dict[str, float], metric: str, q: float
+) -> float:
+    """The upper bound of the histogram bucket holding quantile q of what happened between
+    two scrapes (Prometheus' histogram_quantile without the interpolation)."""
+    buckets = sorted(
+        (float(key.split("@")[1]), after[key] - before.get(key, 0.0))
+        for key in after
+        if key.startswith(f"{metric}@")
+    )
+    total = buckets[-1][1] if buckets else 0.0
+    return next((le for le, count in buckets if count >= q * total), float("nan"))
 
 
 def sum_requests(totals: dict[str, float]) -> float:
@@ -397,6 +433,9 @@ def report(all_figures: list[Figures]) -> None:
         ("requests per step change", lambda f: f.per_step_change),
         ("requests per rollout", lambda f: f.per_rollout),
         ("requests/s idle", lambda f: f.idle_rps),
+        ("passes per rollout", lambda f: f.passes_per_rollout),
+        ("work queue wait p99 (s, bucket <=)", lambda f: f.queue_wait_p99),
+        ("API request p99 (s, bucket <=)", lambda f: f.api_p99),
         ("RSS (MB)", lambda f: f.rss_mb),
         ("CPU seconds (rollout)", lambda f: f.cpu_s),
         ("wall: trigger -> all Succeeded (s)", lambda f: f.wall_s),

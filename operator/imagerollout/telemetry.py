@@ -58,6 +58,12 @@ class OperatorMetrics:
             "One reconcile pass: reads, decision, actions, status write.",
             registry=registry,
         )
+        self.queue_wait_seconds = Histogram(
+            "imagerollout_workqueue_wait_seconds",
+            "From a rollout being due (a change, a deadline) to a worker taking it.",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=registry,
+        )
         self.decision_seconds = Histogram(
             "imagerollout_decision_duration_seconds",
             "The pure decision alone.",

@@ -70,3 +70,15 @@ def test_get_waits_for_a_deadline_and_close_wakes_waiters() -> None:
     assert got == [None]
     queue.add("b")
     assert queue.get(0) is None, "a closed queue hands out nothing"
+
+
+def test_the_wait_counts_from_when_a_key_was_due() -> None:
+    clock, waits = Clock(), list[float]()
+    queue: WorkQueue[str] = WorkQueue(clock=clock, on_wait=waits.append)
+    queue.add("now")
+    queue.add_after("later", 5)
+    clock.now = 1.5
+    assert queue.get(0) == "now"
+    clock.now = 6.25  # "later" was due at 5 and is taken 1.25 s late
+    assert queue.get(0) == "later"
+    assert waits == [1.5, 1.25]

@@ -32,7 +32,7 @@ from imagerollout.quality.scorer_client import RemoteScorer
 from imagerollout.telemetry import OperatorMetrics
 
 OCR_WORKERS = int(os.environ.get("IMAGEROLLOUT_OCR_WORKERS", "2"))
-WORKERS = int(os.environ.get("IMAGEROLLOUT_WORKERS", "8"))
+WORKERS = int(os.environ.get("IMAGEROLLOUT_WORKERS", "32"))
 NOTIFIERS_SECRET_ENV = "IMAGEROLLOUT_NOTIFIERS_SECRET"  # set by `imagerollout run`
 # Where users reach the metrics port (status.reportURL); `imagerollout run` sets a default.
 REPORT_BASE_ENV = "IMAGEROLLOUT_REPORT_BASE_URL"

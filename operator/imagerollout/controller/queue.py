@@ -21,9 +21,12 @@ class WorkQueue(Generic[K]):
         self,
         backoff: tuple[float, float] = BACKOFF,
         clock: Callable[[], float] = time.monotonic,
+        on_wait: Callable[[float], None] | None = None,
     ) -> None:
         self._backoff, self._clock = backoff, clock
+        self._on_wait = on_wait  # seconds from ready to taken: how far behind the workers are
         self._ready: deque[K] = deque()
+        self._ready_since: dict[K, float] = {}
         self._queued: set[K] = set()
         self._working: set[K] = set()
         self._again: set[K] = set()  # added while being worked on
@@ -38,7 +41,7 @@ class WorkQueue(Generic[K]):
         with self._cond:
             self._add(key)
 
-    def _add(self, key: K) -> None:
+    def _add(self, key: K, since: float | None = None) -> None:
         if self._closed or key in self._queued:
             return
         if key in self._working:
@@ -46,6 +49,7 @@ class WorkQueue(Generic[K]):
             return
         self._queued.add(key)
         self._ready.append(key)
+        self._ready_since[key] = self._clock() if since is None else since
         self._cond.notify()
 
     def add_after(self, key: K, delay: float) -> None:
@@ -86,6 +90,9 @@ class WorkQueue(Generic[K]):
                     key = self._ready.popleft()
                     self._queued.discard(key)
                     self._working.add(key)
+                    since = self._ready_since.pop(key)
+                    if self._on_wait is not None:
+                        self._on_wait(self._clock() - since)
                     return key
                 if self._closed:
                     return None
@@ -103,7 +110,7 @@ class WorkQueue(Generic[K]):
             when, _, key = heapq.heappop(self._later)
             if self._due.get(key) == when:
                 del self._due[key]
-                self._add(key)
+                self._add(key, since=when)  # lateness counts from the deadline
 
     def done(self, key: K) -> None:
         with self._cond:

@@ -29,12 +29,13 @@ from imagerollout.core import reasons as R
 from imagerollout.core.rollout.wakeup import next_wakeup, routing_error
 from imagerollout.kube.cache import (
     CACHED,
+    EVENT_SENDERS,
     IF_SERVED,
     ROLLOUTS,
     CachedKube,
     Caches,
+    pooled_client,
     served,
-    watch_client,
 )
 from imagerollout.kube.client import Kube, requests_on_this_thread
 from imagerollout.kube.informer import OnChange, Resource
@@ -63,13 +64,13 @@ class Controller:
         self.webhooks = WebhookCalls()
         self.samplers, self.metrics, self.notifications = samplers, metrics, notifications
         self.leader = leader or AlwaysLeader()
-        self.queue: WorkQueue[Key] = WorkQueue()
+        self.queue: WorkQueue[Key] = WorkQueue(on_wait=metrics.queue_wait_seconds.observe)
         self.dependents = Dependents()
         scopes = list(namespaces or [])
         kinds = (*CACHED, *served(Kube(), IF_SERVED))
         watches = max(len(scopes), 1) * len(kinds)
-        self.caches = Caches(Kube(watch_client(watches)), scopes, self._on_change, kinds)
-        self.kube = CachedKube(self.caches)
+        self.caches = Caches(Kube(pooled_client(watches + 4)), scopes, self._on_change, kinds)
+        self.kube = CachedKube(self.caches, pooled_client(workers + EVENT_SENDERS + 2))
         self.workers = Workers(self.queue, self._reconcile, self.leader, workers)
         self._stopped = threading.Event()
         # Deleted rollouts whose capability rules are still to be removed from their route.
@@ -87,6 +88,8 @@ class Controller:
         """SIGTERM: finish the passes in flight (they post their events), then stop."""
         self._stopped.set()
         self.workers.stop(DRAIN_SECONDS)
+        if not self.kube.events.flush(DRAIN_SECONDS):
+            log.warning("stopping with events not yet posted (the API server is slow)")
         self.samplers.stop_all()
         self.leader.release()  # right after the drain: the standby takes over a settled state
         self.caches.stop()

@@ -19,7 +19,8 @@ from typing import Any
 from kubernetes import client
 
 from imagerollout import GROUP, PLURAL, VERSION
-from imagerollout.kube.client import ApiError, Kube, NotFoundError
+from imagerollout.kube.client import ApiError, Kube, NotFoundError, count_request
+from imagerollout.kube.events import EventRecorder
 from imagerollout.kube.informer import Informer, OnChange, Resource
 
 Object = dict[str, Any]
@@ -33,6 +34,7 @@ DESTINATION_RULES = Resource("networking.istio.io/v1", "destinationrules")
 INFERENCE_POOLS = Resource("inference.networking.k8s.io/v1", "inferencepools")
 IF_SERVED = (VIRTUAL_SERVICES, DESTINATION_RULES, INFERENCE_POOLS)  # CRDs a cluster may lack
 log = logging.getLogger(__name__)
+EVENT_SENDERS = 4
 CONFLICT_WAIT = 2.0  # seconds to wait for the watch to bring the newer object
 
 
@@ -96,10 +98,11 @@ def served(kube: Kube, kinds: Iterable[Resource]) -> tuple[Resource, ...]:
     return tuple(k for k in kinds if k.plural in plurals[k.api_version])
 
 
-def watch_client(watches: int) -> client.ApiClient:
-    """An API client whose connection pool holds every open watch plus the list calls."""
+def pooled_client(connections: int) -> client.ApiClient:
+    """An API client whose pool keeps `connections` open: each thread that calls at once
+    (a watch, a worker, an event sender) reuses one instead of a new TLS handshake."""
     configuration = client.Configuration.get_default_copy()
-    configuration.connection_pool_maxsize = watches + 4
+    configuration.connection_pool_maxsize = connections
     return client.ApiClient(configuration)
 
 
@@ -107,6 +110,12 @@ class CachedKube(Kube):
     def __init__(self, caches: Caches, api: client.ApiClient | None = None) -> None:
         super().__init__(api)
         self.caches = caches
+        self.events = EventRecorder(super().emit_event, EVENT_SENDERS)
+
+    def emit_event(self, rollout: Object, reason: str, message: str, warning: bool) -> None:
+        """Queued, not posted inline: the pass goes on (kube/events.py)."""
+        count_request()  # the pass's cost includes the event it caused
+        self.events.record(rollout, reason, message, warning)
 
     def _informer(self, api_version: str, plural: str, namespace: str) -> Informer | None:
         """The kind's informer once it has synced; None: read and write live."""

@@ -8,6 +8,7 @@ ends, and lists again when the API server answers 410 Gone. Every change is hand
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -58,6 +59,26 @@ def _rv(obj: Object) -> str:
 def _trim(obj: Object) -> Object:
     obj["metadata"].pop("managedFields", None)  # large, and nothing here reads it
     return obj
+
+
+class _Watch(watch.Watch):
+    """The client's Watch without its per-event round trip through json.dumps and the model
+    deserializer (a copy of the dict it already has); it still tracks the resourceVersion, so
+    it resumes and handles 410 as before."""
+
+    def unmarshal_event(self, data: str, return_type: Any) -> Object | None:
+        if not data or data.isspace():
+            return None
+        try:
+            event: Object = json.loads(data)
+        except json.JSONDecodeError:
+            return None
+        event["raw_object"] = obj = event["object"]
+        if event["type"] != "ERROR" and isinstance(obj, dict):
+            version = (obj.get("metadata") or {}).get("resourceVersion")
+            if version:
+                self.resource_version = version
+        return event
 
 
 class Informer:
@@ -165,7 +186,7 @@ class Informer:
                 return
 
     def _follow(self, version: str) -> str:
-        self._watch = watch.Watch(return_type="object")  # type: ignore[no-untyped-call]
+        self._watch = _Watch(return_type="object")  # type: ignore[no-untyped-call]
         seconds = int(WATCH_SECONDS * random.uniform(0.8, 1.0))  # spread the reconnects
         stream = self._watch.stream(
             self._watch_request, resource_version=version, timeout_seconds=seconds
