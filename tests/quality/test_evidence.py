@@ -274,3 +274,27 @@ def test_a_resumed_sampler_leaves_one_row_per_gate_and_sample_count(tmp_path: Pa
     ]
     resumed.append_trajectory("ns/r", rows(12, 12, 0.3))  # the redone batch, new bounds
     assert [r["effect"] for r in read_trajectory(directory) if r["samples"] == 12] == [0.3, 0.3]
+
+
+def test_a_restart_removes_the_temporary_files_of_writes_a_kill_cut_short(tmp_path: Path) -> None:
+    from imagerollout.quality.evidence import TRAJECTORY
+
+    store = EvidenceStore(tmp_path, retain_rollouts=2)
+    store.store("ns/r", PROBE, "canary", good(), "OPEN", {}, index=0)
+    store.append_trajectory("ns/r", [{"samples": 1, "gate": "text"}])
+    directory = store.rollout_dir("ns/r")
+    left = [".000001-canary.png.tmp", ".000001-canary.json.k3j2x9", f".{TRAJECTORY}.a8b7c6"]
+    for name in left:  # SIGKILLed between writing and renaming
+        (directory / name).write_text("half")
+    EvidenceStore(tmp_path, retain_rollouts=2).store(
+        "ns/r", PROBE, "baseline", good(), "OPEN", {}, index=0
+    )
+    names = sorted(p.name for p in directory.iterdir())
+    assert names == [
+        MARKER,
+        "000000-baseline.json",
+        "000000-baseline.png",
+        "000000-canary.json",
+        "000000-canary.png",
+        TRAJECTORY,
+    ]

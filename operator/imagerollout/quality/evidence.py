@@ -9,9 +9,10 @@ Layout under the root (a path or a PVC mount):
                                                      per gate), for the report's plots
 
 Safe across SIGKILLs, re-passes and restarts: a record is written to a temporary file and
-renamed into place; trajectory lines are appended with one write and an fsync, after a newline
-that ends a line torn by a crash; a resumed sampler drops the lines of batches beyond its plan
-index (`forget_from`), and `read_trajectory` keeps one line per gate and sample count.
+renamed into place (a restart deletes what a kill left before the rename); trajectory lines
+are appended with one write and an fsync, after a newline that ends a line torn by a crash; a
+resumed sampler drops the lines of batches beyond its plan index (`forget_from`), and
+`read_trajectory` keeps one line per gate and sample count.
 
 `read_pairs` reads a rollout dir back, for `imagerollout judge --replay`.
 
@@ -43,6 +44,10 @@ from imagerollout.quality.suite import Probe
 MARKER = ".imagerollout-evidence"
 TRAJECTORY = "trajectory.jsonl"
 _SAMPLE_FILE = re.compile(r"^(\d{6,})-([a-z0-9][a-z0-9-]*)\.(png|json)$")
+# What _write_image and _write_atomic leave behind when killed before their rename.
+_TEMPORARY = re.compile(
+    r"^\.(\d{6,}-[a-z0-9-]+\.png\.tmp|(\d{6,}-[a-z0-9-]+\.json|trajectory\.jsonl)\..+)$"
+)
 _ARM = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 _KEY_CHARS = 80
@@ -270,9 +275,13 @@ def safe_key(rollout_key: str) -> str:
 
 
 def _scan(path: Path) -> _Rollout:
+    """What a rollout dir holds; the temporary files of writes a crash cut short go."""
     rollout = _Rollout(path=path)
     found: set[int] = set()
     for entry in path.iterdir():
+        if _TEMPORARY.match(entry.name):
+            entry.unlink(missing_ok=True)
+            continue
         match = _SAMPLE_FILE.match(entry.name)
         if match is None:
             continue
