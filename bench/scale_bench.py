@@ -20,7 +20,7 @@ Every route event is checked: the two weights sum to 100, and each route walks
 `--soak K` instead runs the kill -9 soak (tests/e2e/soak.py, shared with the e2e test):
 rollouts walking round after round, a few aborted, the operator SIGKILLed K times at random
 moments and restarted; then every weight pair sums to 100, no walk skips a step or goes back
-(but to 0 on an abort), and no rollout is stuck. `--seed` replays a run.
+(but to 0 on an abort), and no rollout is stuck. `--seed` replays a run's random draws.
 
     scripts/cluster-up.sh && .venv/bin/python bench/scale_bench.py [--sizes 100,250,500]
 """
