@@ -270,6 +270,9 @@ part_replicas() {
   echo "  $(users 3 "${arms[@]}")"
   kubectl imr promote imagegen -n "$ns" >/dev/null
   watch_for 60 Succeeded
+  # The primary grows back to all 10 pods before the canary goes to 0 (never short of pods).
+  kubectl -n "$ns" wait imr/imagegen --for=condition=Available --timeout=60s >/dev/null
+  kubectl -n "$ns" get deploy imagegen-primary imagegen -o custom-columns=DEPLOYMENT:.metadata.name,PODS:.spec.replicas,AVAILABLE:.status.availableReplicas
   stop_model "$(port 5)"
 }
 

@@ -75,7 +75,14 @@ def test_the_replicas_part_splits_users_by_the_ready_pods(
 
     assert "3 canary of 10 pods is 30%, 5 points above the step's 25%" in out, out
     assert 0.1 <= canary_share(out) <= 0.55, out  # 3 of 10 pods
-    assert cluster.get_json("-n", namespace, "imr", "imagegen")["status"]["phase"] == "Succeeded"
+    status = cluster.get_json("-n", namespace, "imr", "imagegen")["status"]
+    # The promotion's message outlives the primary growing back to 10 pods.
+    assert (status["phase"], status["message"]) == (
+        "Succeeded",
+        "promoted registry.example/imagegen:v2",
+    )
+    primary = cluster.get_json("-n", namespace, "deployment", "imagegen-primary")
+    assert primary["status"]["availableReplicas"] == 10
 
 
 def run_demo(part: str, namespace: str, logs: Path, timeout: float = 600) -> str:

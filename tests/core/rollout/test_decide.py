@@ -750,6 +750,17 @@ def test_a_rolled_back_rollout_keeps_the_cause_in_its_message() -> None:
     assert after.status.message == cause
 
 
+def test_a_promoted_rollout_keeps_its_message_while_the_primary_grows_back() -> None:
+    promoted = "registry.example/imagegen:v2 promoted except typography (text/logos failed)"
+    status = initialized(phase=Phase.SUCCEEDED, message=promoted)
+    not_ready = make_obs(deployment(STABLE_IMAGE, replicas=0), primary(ready=False))
+
+    after = decide(SPEC, status, not_ready, NOW)
+
+    assert (after.status.phase, after.status.message) == (Phase.SUCCEEDED, promoted)
+    assert condition_of(after.status, R.AVAILABLE) == ("False", R.PRIMARY_UNAVAILABLE)
+
+
 SETTLED = [
     pytest.param(
         initialized(), make_obs(deployment(STABLE_IMAGE, replicas=0), STABLE_PRIMARY), id="init"

@@ -144,7 +144,11 @@ def _steady(d: Draft, target: DeploymentView, obs: Observations) -> Decision:
     assert obs.primary is not None
     if not obs.primary.ready:
         d.condition(R.AVAILABLE, False, R.PRIMARY_UNAVAILABLE, "primary pods are not ready")
-        phase = d.before.phase if d.before.phase in (Phase.SUCCEEDED, Phase.INITIALIZED) else None
+        if d.before.phase == Phase.SUCCEEDED and d.before.message:
+            # The promotion's message (what stays pinned) outlives the primary growing back
+            # (the replica split scales it up after the promotion); Available tells the rest.
+            return d.phase(Phase.SUCCEEDED, d.before.message)
+        phase = d.before.phase if d.before.phase == Phase.INITIALIZED else None
         return d.phase(phase or Phase.INITIALIZING, "waiting for primary pods")
     set_weight(d, obs, 0, "")
     _scale_canary(d, obs, target, 0)
