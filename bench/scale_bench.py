@@ -522,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak", type=int, default=0, help="kill -9 soak with this many kills")
     parser.add_argument("--soak-rollouts", type=int, default=12)
     parser.add_argument(
-        "--soak-rounds", type=int, default=6, help="new images per rollout, at most"
+        "--soak-rounds", type=int, default=20, help="new images per rollout, at most"
     )
     parser.add_argument("--seed", type=int, default=None, help="the soak's seed (random if unset)")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "scale-bench")
