@@ -154,13 +154,15 @@ def test_a_logo_failure_with_pin_promotes_everything_but_typography_until_a_cana
         assert series in metrics
 
         # v3 against the stable v2, logos fixed: its typography strata pass; the pin goes.
-        # (A looser text gate passes in fewer pairs: this walk is about the pin, not the judge.)
-        arms = [
+        # (Looser gates pass in fewer pairs: this walk is about the pin, not the judge.)
+        patch = [
             {"op": "replace", "path": f"/spec/analysis/endpoints/{arm}/url", "value": url}
             for arm, url in (("baseline", v2), ("canary", v3))
+        ] + [
+            {"op": "replace", "path": f"/spec/analysis/gates/{i}/maxDegradation", "value": "40"}
+            for i in (0, 1)
         ]
-        looser = {"op": "replace", "path": "/spec/analysis/gates/0/maxDegradation", "value": "30"}
-        env.kubectl("patch", "imr", NAME, "--type=json", "-p", json.dumps([*arms, looser]))
+        env.kubectl("patch", "imr", NAME, "--type=json", "-p", json.dumps(patch))
         env.set_model("v3")
         status = _succeeded(env, V3, timeout=300)
 
@@ -211,14 +213,15 @@ def test_with_pin_on_istio_the_match_route_leads_typography_to_the_fallback_unti
     assert users == before["spec"]["http"], "the user's routes stay as written (at 100/0)"
 
     env.kubectl("delete", "imr", NAME)
+    # Generous deadlines: on a loaded 2-core box the garbage collector can lag.
     wait_for(
         lambda: env.get(VIRTUAL_SERVICE)["spec"] == before["spec"],
-        30,
+        60,
         0.2,
         "the match route removed",
     )
-    wait_for(lambda: _gone(env, "deployment", FALLBACK), 60, 0.2, "the fallback Deployment GC'd")
-    wait_for(lambda: _gone(env, "service", FALLBACK), 30, 0.2, "the fallback Service GC'd")
+    wait_for(lambda: _gone(env, "deployment", FALLBACK), 120, 0.2, "the fallback Deployment GC'd")
+    wait_for(lambda: _gone(env, "service", FALLBACK), 120, 0.2, "the fallback Service GC'd")
 
 
 VIRTUAL_SERVICE = f"{VIRTUAL_SERVICES[2]}.{VIRTUAL_SERVICES[0]}"
