@@ -272,6 +272,7 @@ part_replicas() {
   watch_for 60 Succeeded
   # The primary grows back to all 10 pods before the canary goes to 0 (never short of pods).
   kubectl -n "$ns" wait imr/imagegen --for=condition=Available --timeout=60s >/dev/null
+  kubectl -n "$ns" wait pod -l app=imagegen --for=delete --timeout=60s >/dev/null # canary pods
   kubectl -n "$ns" get deploy imagegen-primary imagegen -o custom-columns=DEPLOYMENT:.metadata.name,PODS:.spec.replicas,AVAILABLE:.status.availableReplicas
   stop_model "$(port 5)"
 }
