@@ -83,3 +83,15 @@ def test_each_providers_objects_map_to_the_rollout() -> None:
     assert deps.of("services", obj("users")) == {("ns", "r")}
     assert ("services", "ns", "users") in deps.refs(("ns", "r"))
     assert deps.refs(("ns", "unknown")) == set()
+
+
+def test_a_capabilitys_fallback_objects_concern_the_rollout_listing_or_pinning_it() -> None:
+    deps = Dependents()
+    listed = rollout("a", "model", "route")
+    listed["spec"]["capabilities"] = [{"name": "typography"}]
+    listed["status"] = {"pins": [{"capability": "posters"}]}
+    deps.track(listed)
+    for plural in ("deployments", "services"):
+        assert deps.of(plural, obj("a-fallback-typography")) == {("ns", "a")}
+        assert deps.of(plural, obj("a-fallback-posters")) == {("ns", "a")}
+    assert deps.of("deployments", obj("a-fallback-drafts")) == set()

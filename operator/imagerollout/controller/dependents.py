@@ -1,7 +1,8 @@
 """Which rollouts an object's change concerns: its target and primary Deployments, its two
-Services, and what its traffic provider reads (an HTTPRoute; a VirtualService and its
-DestinationRule; an HTTPRoute and two InferencePools; the Service users reach). Built from
-the rollouts' specs as they come and go."""
+Services, its capabilities' fallback Deployments and Services, and what its traffic provider
+reads (an HTTPRoute; a VirtualService and its DestinationRule; an HTTPRoute and two
+InferencePools; the Service users reach). Built from the rollouts' specs and pins as they come
+and go."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def references(rollout: Object) -> set[Ref]:
     target = _field(spec, "targetRef", "name")
     if target:
         refs.add(("deployments", namespace, target))
+    for capability in _fallbacks(rollout):  # its pods getting ready lets a promotion go on
+        fallback = objects.fallback_name(name, capability)
+        refs |= {("deployments", namespace, fallback), ("services", namespace, fallback)}
     routing = spec.get("trafficRouting")
     for plural, path in ROUTING_REFS:
         referenced = _field(routing, *path)
@@ -46,6 +50,14 @@ ROUTING_REFS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("destinationrules", ("istio", "destinationRule", "name")),
     ("services", ("replicas", "service", "name")),
 )
+
+
+def _fallbacks(rollout: Object) -> set[str]:
+    """The capabilities that may have a fallback Deployment: listed in spec, or pinned."""
+    listed = (rollout.get("spec") or {}).get("capabilities") or []
+    pins = (rollout.get("status") or {}).get("pins") or []
+    names = [_field(c, "name") for c in listed] + [_field(p, "capability") for p in pins]
+    return {n for n in names if n}
 
 
 def _field(obj: Any, *path: str) -> str | None:
