@@ -1,4 +1,4 @@
-"""Which traffic providers route capabilities by header (the CRD refuses the others)."""
+"""The reconciler's pure helpers: which providers route capabilities by header, pinned baselines."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ from typing import Any, cast
 
 import pytest
 
+from imagerollout.api.v1alpha1 import RolloutSpec
 from imagerollout.controller.reconciler import (
     capability_router,
+    pinned_baselines,
     remove_capability_rules,
     router_for,
 )
 from imagerollout.kube.client import Kube
 from imagerollout.providers.traffic.gateway_api import API_VERSION, PLURAL
 from imagerollout.providers.traffic.istio import IstioRouter
-from tests.core.builders import SPEC
+from tests.core.builders import CANARY_IMAGE, NAME, SPEC, STABLE_IMAGE, revision, rolling
+from tests.core.capabilities.test_plan import pin, spec
 from tests.providers.traffic.store import FakeStore
 
 POOLS = {"httpRoute": {"name": "r"}, "primaryPool": "a", "canaryPool": "b"}
@@ -71,3 +74,35 @@ def test_a_deleted_rollouts_capability_rules_leave_the_users_route() -> None:
     assert store.objects[(API_VERSION, PLURAL, "ns", "imagegen")]["spec"] == {"rules": [USERS]}
     remove_capability_rules(cast(Kube, store), deleted_rollout())  # none: nothing read or written
     assert store.writes == 1
+
+
+def test_a_fallback_serving_a_pin_is_the_baseline_of_its_capabilitys_strata() -> None:
+    fallback = f"http://{NAME}-fallback-typography.ns.svc:8080"
+    # After the promotion the stable model is the one that failed typography: v1 serves it.
+    promoted = rolling(1, 5, stable=revision(CANARY_IMAGE), pins=[pin()])
+    assert pinned_baselines(spec(), promoted, "ns", NAME) == (
+        ("logos", fallback),
+        ("typography", fallback),
+    )
+    # A provisional pin (the primary still runs the pinned model) needs no other baseline.
+    provisional = rolling(1, 5, stable=revision(STABLE_IMAGE), pins=[pin()])
+    assert pinned_baselines(spec(), provisional, "ns", NAME) == ()
+    assert pinned_baselines(spec(), rolling(1, 5), "ns", NAME) == ()
+
+
+def test_with_explicit_endpoints_only_an_explicit_fallback_is_a_pinned_baseline() -> None:
+    promoted = rolling(1, 5, stable=revision(CANARY_IMAGE), pins=[pin()])
+    explicit = judged(spec(), {"baseline": {"url": "http://v2:80"}})
+    assert pinned_baselines(explicit, promoted, "ns", NAME) == (), "the Service may be unreachable"
+    explicit = judged(
+        spec(fallbackEndpoint={"url": "http://v1:80"}), {"baseline": {"url": "http://v2:80"}}
+    )
+    assert pinned_baselines(explicit, promoted, "ns", NAME) == (
+        ("logos", "http://v1:80"),
+        ("typography", "http://v1:80"),
+    )
+
+
+def judged(rollout: RolloutSpec, endpoints: dict[str, Any]) -> RolloutSpec:
+    raw = rollout.model_dump(by_alias=True, exclude_none=True)
+    return RolloutSpec.model_validate({**raw, "analysis": {"endpoints": endpoints}})

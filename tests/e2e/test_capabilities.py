@@ -2,8 +2,9 @@
 traffic while typography jobs stay on the old model (a fallback Deployment the operator owns).
 
 On the Gateway API route the pin's life is walked: the operator SIGKILLed as the fallback
-starts resumes it (same Deployment, no duplicate), and a later canary that passes the
-typography strata releases the pin (rule back on the general weights, fallback deleted). On an
+starts resumes it (same Deployment, no duplicate); a later canary that garbles logos as well
+is judged against the pinned model and keeps the pin; one that passes the typography strata
+releases it (rule back on the general weights, fallback deleted). On an
 Istio VirtualService the managed match route leads typography jobs to the fallback, and
 deleting the rollout removes that route and garbage-collects the fallback.
 
@@ -33,7 +34,7 @@ from tests.e2e.traffic_providers import ISTIO, VIRTUAL_SERVICES
 pytestmark = pytest.mark.e2e
 JOB = {"x-image-job": "typography"}
 FALLBACK = f"{NAME}-fallback-typography"
-V1, V2, V3 = (f"registry.example/imagegen:{v}" for v in ("v1", "v2", "v3"))
+V1, V2, V3, V4 = (f"registry.example/imagegen:{v}" for v in ("v1", "v2", "v3", "v4"))
 PRIMARY, CANARY = f"{NAME}-primary", f"{NAME}-canary"
 TYPOGRAPHY = {
     "name": "typography",
@@ -99,7 +100,8 @@ def test_a_logo_failure_with_pin_promotes_everything_but_typography_until_a_cana
     with (
         demo_server(tmp_path, "baseline", "--model-name", "v1") as v1,
         demo_server(tmp_path, "canary", "--model-name", "v2", *LOGO_REGRESSION) as v2,
-        demo_server(tmp_path, "fixed", "--model-name", "v3") as v3,
+        demo_server(tmp_path, "garbler", "--model-name", "v3", *LOGO_REGRESSION) as v3,
+        demo_server(tmp_path, "fixed", "--model-name", "v4") as v4,
     ):
         start_judged(env, tmp_path, v1, v2)
         rule = wait_for(lambda: _rule_or_none(env), 30, 0.2, "the capability rule")
@@ -153,21 +155,32 @@ def test_a_logo_failure_with_pin_promotes_everything_but_typography_until_a_cana
         series = f'imagerollout_capability_weight_percent{{backend="{FALLBACK}",{labels}}} 100.0'
         assert series in metrics
 
-        # v3 against the stable v2, logos fixed: its typography strata pass; the pin goes.
-        # (Looser gates pass in fewer pairs: this walk is about the pin, not the judge.)
-        patch = [
-            {"op": "replace", "path": f"/spec/analysis/endpoints/{arm}/url", "value": url}
-            for arm, url in (("baseline", v2), ("canary", v3))
-        ] + [
+        # v3 garbles logos just as v2 does. Its typography strata are judged against v1, the
+        # model those jobs are on (its fallbackEndpoint), not against v2: they fail again, so
+        # v3 is promoted for general traffic and typography stays pinned to v1.
+        path, value = "/spec/capabilities/0/fallbackEndpoint", {"url": v1}
+        endpoint = {"op": "add", "path": path, "value": value}
+        env.kubectl(
+            "patch", "imr", NAME, "--type=json", "-p", json.dumps([*_arms(v2, v3), endpoint])
+        )
+        env.set_model("v3")
+        status = _succeeded(env, V3, timeout=300)
+        assert [(p["capability"], p["model"]) for p in status["pins"]] == [("typography", V1)]
+        assert env.get("deployment", FALLBACK)["metadata"]["uid"] == uid, "the same fallback"
+        assert "CapabilityReleased" not in env.event_reasons()
+
+        # v4 against the stable v3, logos fixed: against v1 its typography strata pass now,
+        # and the pin goes. (Looser gates pass in fewer pairs: this walk is about the pin.)
+        loose = [
             {"op": "replace", "path": f"/spec/analysis/gates/{i}/maxDegradation", "value": "40"}
             for i in (0, 1)
         ]
-        env.kubectl("patch", "imr", NAME, "--type=json", "-p", json.dumps(patch))
-        env.set_model("v3")
-        status = _succeeded(env, V3, timeout=300)
+        env.kubectl("patch", "imr", NAME, "--type=json", "-p", json.dumps(_arms(v3, v4) + loose))
+        env.set_model("v4")
+        status = _succeeded(env, V4, timeout=300)
 
     assert status.get("pins", []) == [], status.get("message")
-    assert status["message"] == f"promoted {V3}", status["message"]
+    assert status["message"] == f"promoted {V4}", status["message"]
     [where] = status["capabilities"]  # between canaries, following the weights is the primary
     assert (where["backends"], where["pinned"]) == ([{"service": PRIMARY, "weight": 100}], False)
     wait_for(lambda: _gone(env, "deployment", FALLBACK), 30, 0.2, "the fallback Deployment gone")
@@ -251,6 +264,14 @@ def _kill_when_created(env: RolloutEnv, name: str) -> _Killer:
 
     resource = ("apps", "v1", "deployments")  # all of them: the watch starts on what exists
     return _Killer(env.cluster.kubeconfig, env.namespace, None, resource, seen)
+
+
+def _arms(baseline: str, canary: str) -> list[dict[str, Any]]:
+    """A JSON patch pointing the judge's two arms at these demo servers."""
+    return [
+        {"op": "replace", "path": f"/spec/analysis/endpoints/{arm}/url", "value": url}
+        for arm, url in (("baseline", baseline), ("canary", canary))
+    ]
 
 
 def _succeeded(env: RolloutEnv, model: str, timeout: float) -> dict[str, Any]:

@@ -889,6 +889,11 @@ MISTAKES = [
         ('spec.onCapabilityFailure: Unsupported value: "Pinned"',),
     ),
     Invalid(
+        "capability-fallback-endpoint-not-a-url",
+        {"capabilities": [capability(fallbackEndpoint={"url": "http://"})]},
+        ("spec.capabilities[0].fallbackEndpoint.url", '"http://"'),
+    ),
+    Invalid(
         "capability-fallback-name-too-long",
         {"capabilities": [capability()]},
         ('metadata.name "' + "c" * 44 + '" (44 characters) and a capability name',),
@@ -897,6 +902,10 @@ MISTAKES = [
 ]
 
 VALID_EDGES = {
+    "capability-with-a-fallback-endpoint": (
+        {"capabilities": [capability(fallbackEndpoint={"url": "http://imagegen-v1:8080"})]},
+        NAME,
+    ),
     "capabilities-on-istio": (
         {
             "capabilities": [capability()],

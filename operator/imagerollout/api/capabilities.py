@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, JsonValue, StringConstraints
 
+from imagerollout.api.endpoint import Endpoint
 from imagerollout.api.fields import DNS_LABEL, ApiModel, cel, quoted
 
 # A rule name on the route and the fallback objects' names carry the capability name.
@@ -93,6 +94,13 @@ class Capability(ApiModel):
         description="canary-rollout: the jobs follow the canary's weights. stable: they stay "
         "on the stable model while the canary rolls out. service: they go to a specialist "
         "Service (named by service), never to the canary.",
+    )
+    fallback_endpoint: Endpoint | None = Field(
+        None,
+        description="While this capability is pinned, its strata are judged against the model "
+        "its jobs are on, so that only a canary as good as that model releases the pin: this "
+        "URL (on the endpoint allowlist), else the fallback Service <rollout>-fallback-<name>. "
+        "Set it when analysis.endpoints.baseline is set.",
     )
     service: str | None = Field(
         None,

@@ -18,6 +18,7 @@ from imagerollout.api.capabilities import (
     OnCapabilityFailure,
     Pin,
 )
+from imagerollout.api.endpoint import Endpoint
 from imagerollout.api.fields import (
     DECIMAL,
     DNS_LABEL,
@@ -29,7 +30,6 @@ from imagerollout.api.fields import (
     duration_field,
     lit,
     quoted,
-    url_has_host,
 )
 from imagerollout.api.metric_gates import MetricsAnalysis, MetricsStatus
 from imagerollout.api.net_cost import NetCostPrices
@@ -195,18 +195,6 @@ class ConfigMapKeyRef(ApiModel):
 class SuiteRef(ApiModel):
     config_map_ref: ConfigMapKeyRef | None = Field(
         None, description="A ConfigMap holding the suite YAML; omitted: the built-in suite."
-    )
-
-
-class Endpoint(ApiModel):
-    url: str = Field(
-        description="Base URL of an OpenAI Images API server. Must match the operator's "
-        "endpoint allowlist.",
-        pattern=r"^https?://[^\s]+$",
-        max_length=512,
-        json_schema_extra={
-            "x-kubernetes-validations": [url_has_host("url", "http://imagegen-canary:8080")]
-        },
     )
 
 

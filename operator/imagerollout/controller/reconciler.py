@@ -274,7 +274,9 @@ def observe_analysis(
             Arms(
                 f"http://{objects.primary_name(name)}.{namespace}.svc:{port}",
                 f"http://{objects.canary_name(name)}.{namespace}.svc:{port}",
+                pinned_baselines(spec, status, namespace, name),
             ),
+            [c.fallback_endpoint.url for c in spec.capabilities if c.fallback_endpoint],
         )
     except ValueError as error:
         return AnalysisObservation(state=AnalysisState(), strata=(), error=str(error))
@@ -285,6 +287,30 @@ def observe_analysis(
     attempt = f"{target.revision}@{status.rollout_started_at or 'new'}"
     observed = samplers.observe(key, attempt, analysis, suite, arms, status, scopes)
     return replace(observed, request_parameters=parameters)
+
+
+def pinned_baselines(
+    spec: RolloutSpec, status: RolloutStatus, namespace: str, name: str
+) -> tuple[tuple[str, str], ...]:
+    """(stratum, URL of the pinned model) for each capability a fallback serves: a canary must
+    match the model those jobs are on to release the pin, not the stable one that failed them.
+    The URL is the capability's fallbackEndpoint, else the fallback Service's; with an explicit
+    baseline URL only explicit ones count (in-cluster Services may be out of reach)."""
+    services = spec.analysis is None or spec.analysis.endpoints.baseline is None
+    stable = status.stable.revision if status.stable else None
+    capabilities = {c.name: c for c in spec.capabilities}
+    pinned = []
+    for pin in status.pins:
+        capability = capabilities.get(pin.capability)
+        if capability is None or pin.revision == stable:  # provisional: the primary serves it
+            continue
+        service = objects.fallback_name(name, pin.capability)
+        url = f"http://{service}.{namespace}.svc:{spec.service.port}" if services else None
+        if capability.fallback_endpoint is not None:
+            url = capability.fallback_endpoint.url
+        if url is not None:
+            pinned += [(stratum, url) for stratum in capability.strata]
+    return tuple(sorted(pinned))
 
 
 def _call_webhook(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +30,12 @@ def endpoint_allowlist() -> list[str]:
 class Arms:
     baseline_url: str
     canary_url: str
+    # (stratum, URL): a pinned capability's strata are judged against the model that serves
+    # its jobs (the fallback), not against the stable model that failed them.
+    pinned: tuple[tuple[str, str], ...] = ()
 
 
-def resolve_arms(analysis: Analysis, default: Arms) -> Arms:
+def resolve_arms(analysis: Analysis, default: Arms, explicit_pins: Iterable[str] = ()) -> Arms:
     """Default to the in-cluster Services; explicit URLs only from the allowlist."""
     explicit = analysis.endpoints
     allowlist = endpoint_allowlist()
@@ -46,7 +49,9 @@ def resolve_arms(analysis: Analysis, default: Arms) -> Arms:
             continue
         check_allowed(chosen.url, allowlist)
         urls.append(chosen.url)
-    return Arms(urls[0], urls[1])
+    for url in explicit_pins:  # capabilities' fallbackEndpoint URLs
+        check_allowed(url, allowlist)
+    return Arms(urls[0], urls[1], default.pinned)
 
 
 class SamplerRegistry:
@@ -69,7 +74,8 @@ class SamplerRegistry:
         key = f"{rollout}/{attempt}"
         with self._lock:
             sampler = self._samplers.get(rollout)
-            if sampler is None or (sampler.config.key, sampler.config.scopes) != (key, scopes):
+            wanted = (key, scopes, arms.pinned)
+            if sampler is None or sampler.config.identity() != wanted:
                 if sampler is not None:
                     sampler.stop()
                 state = _resume(status, attempt)
@@ -94,7 +100,7 @@ class SamplerRegistry:
     ) -> Sampler:
         store = EvidenceStore(Path(analysis.evidence.path), analysis.evidence.retain_rollouts)
         urls = (arms.baseline_url, arms.canary_url)
-        config = SamplerConfig(key, analysis, suite, *urls, store, scopes)
+        config = SamplerConfig(key, analysis, suite, *urls, store, scopes, arms.pinned)
         engine = self._per_engine
         sampler = Sampler(config, state, engine(analysis.ocr.engine) if engine else self._scorer)
         sampler.start()

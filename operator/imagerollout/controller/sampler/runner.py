@@ -44,6 +44,14 @@ class SamplerConfig:
     canary_url: str
     evidence: EvidenceStore | None
     scopes: Scopes = NO_SCOPES  # capabilities judged apart (core/quality/scopes.py)
+    stratum_baselines: tuple[tuple[str, str], ...] = ()  # (stratum, URL) of a pinned model
+
+    def identity(self) -> tuple[str, Scopes, tuple[tuple[str, str], ...]]:
+        """What a running sampler must match to go on (else it is restarted)."""
+        return self.key, self.scopes, self.stratum_baselines
+
+    def pinned_urls(self) -> list[str]:
+        return sorted({url for _, url in self.stratum_baselines})
 
 
 def trajectory_row(
@@ -103,11 +111,14 @@ class Sampler:
         self._max_samples = limit
 
     def clients(self) -> list[ImagesClient]:
+        """The baseline's and the canary's, then one per pinned model (pinned_urls order)."""
         parameters = self.config.suite.parameters
-        return [
-            ImagesClient(self.config.baseline_url, parameters=parameters),
-            ImagesClient(self.config.canary_url, parameters=parameters),
-        ]
+        urls = [self.config.baseline_url, self.config.canary_url, *self.config.pinned_urls()]
+        return [ImagesClient(url, parameters=parameters) for url in urls]
+
+    def _baseline(self, probe: Probe, clients: list[ImagesClient]) -> ImagesClient:
+        url = dict(self.config.stratum_baselines).get(probe.stratum)
+        return clients[0] if url is None else clients[2 + self.config.pinned_urls().index(url)]
 
     def pool(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(max_workers=2 * self.config.analysis.stage0.batch_size)
@@ -145,7 +156,7 @@ class Sampler:
         )
         futures = [
             (
-                pool.submit(clients[0].generate, p.prompt, p.seed, size),
+                pool.submit(self._baseline(p, clients).generate, p.prompt, p.seed, size),
                 pool.submit(clients[1].generate, p.prompt, p.seed, size),
             )
             for p in probes
