@@ -84,6 +84,9 @@ class Sampler:
         self._max_samples = config.analysis.max_samples
         self._gates = judged_gates(config.analysis, self.strata, config.scopes)
         self._scorer = scorer
+        # Which client makes a stratum's baseline image: a pinned model's (after the two arms).
+        pinned = config.pinned_urls()
+        self._baseline_client = {s: 2 + pinned.index(u) for s, u in config.stratum_baselines}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sampler {config.key}", daemon=True)
@@ -117,8 +120,7 @@ class Sampler:
         return [ImagesClient(url, parameters=parameters) for url in urls]
 
     def _baseline(self, probe: Probe, clients: list[ImagesClient]) -> ImagesClient:
-        url = dict(self.config.stratum_baselines).get(probe.stratum)
-        return clients[0] if url is None else clients[2 + self.config.pinned_urls().index(url)]
+        return clients[self._baseline_client.get(probe.stratum, 0)]
 
     def pool(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(max_workers=2 * self.config.analysis.stage0.batch_size)
